@@ -1,0 +1,461 @@
+"""What a stack declares: the input model of bringup, validated once at the edge.
+
+A cluster is built in Python, or loaded from a plain YAML file or from the ``bringup:cluster`` key
+of a Pulumi stack file. Every problem is reported as one line that names the field path, the value
+and what was expected (:class:`SpecError`); nothing downstream re-checks what is checked here.
+
+>>> cluster = load_cluster_text('''
+... name: demo
+... site: {name: lab}
+... racks: [{sku: hgx-h100, count: 1, hall: 1, row: 1, rack: 1}]
+... fabrics: []
+... ''')
+>>> cluster.racks[0].units
+4
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bringup.catalog import LinkLayer, Role, load_catalog
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            "expected a DNS label (RFC 1123): lowercase letters, digits and '-', "
+            "1 to 63 characters, starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _short_label(value: str) -> str:
+    _dns_label(value)
+    if len(value) > 16:
+        raise ValueError("expected at most 16 characters: it prefixes every generated name")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+ShortLabel = Annotated[str, AfterValidator(_short_label)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Site(_Model):
+    """Where the cluster stands; its name prefixes every node, rack and BMC name."""
+
+    name: ShortLabel = Field(description="Site code, e.g. 'sjc1'.")
+    description: str = ""
+
+
+class NvlinkOverride(_Model):
+    """Partition of a rack-scale NVLink domain (NMX partitions)."""
+
+    domain_trays: int = Field(
+        gt=0, description="Compute trays per NVLink/IMEX domain; must divide the rack's trays."
+    )
+
+
+class RackGroup(_Model):
+    """A run of identical racks standing side by side in one row."""
+
+    sku: str = Field(description="Catalog SKU id, e.g. 'hgx-h100', 'gb200-nvl72'.")
+    count: int = Field(ge=1, le=999, description="Racks in the run.")
+    hall: int = Field(ge=1, le=99, description="Data hall number.")
+    row: int = Field(ge=1, le=999, description="Row number in the hall.")
+    rack: int = Field(ge=1, le=999, description="Position of the first rack in the row.")
+    units: int | None = Field(
+        default=None, ge=1, le=64, description="Nodes per rack (HGX, CPU); NVL72 racks are fixed."
+    )
+    su: int = Field(default=1, ge=1, le=4096, description="Scalable unit the racks belong to.")
+    fabrics: tuple[DnsLabel, ...] | None = Field(
+        default=None, description="Fabrics the nodes attach to; default: every declared fabric."
+    )
+    nvlink: NvlinkOverride | None = None
+
+    @field_validator("sku")
+    @classmethod
+    def _known_sku(cls, value: str) -> str:
+        skus = load_catalog().skus
+        if value not in skus:
+            raise ValueError(f"expected one of the catalog SKUs: {', '.join(sorted(skus))}")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_units(self) -> RackGroup:
+        sku = load_catalog().sku(self.sku)
+        if self.units is None:
+            object.__setattr__(self, "units", sku.rack.units_per_rack)
+        elif sku.rack.fixed and self.units != sku.rack.units_per_rack:
+            raise ValueError(
+                f"units: {self.sku} racks hold exactly {sku.rack.units_per_rack} trays, "
+                f"got {self.units}"
+            )
+        if self.nvlink is not None:
+            if sku.nvlink is None or sku.nvlink.scope != "rack":
+                raise ValueError(f"nvlink: {self.sku} has no rack-scale NVLink domain to partition")
+            if sku.rack.units_per_rack % self.nvlink.domain_trays:
+                raise ValueError(
+                    f"nvlink.domain_trays: {self.nvlink.domain_trays} does not divide the "
+                    f"{sku.rack.units_per_rack} trays of a {self.sku} rack"
+                )
+        return self
+
+    @property
+    def unit_count(self) -> int:
+        """Nodes per rack after defaults are applied."""
+        assert self.units is not None  # filled by the validator
+        return self.units
+
+
+class FabricKind(StrEnum):
+    """Link layer of a fabric: InfiniBand or Ethernet (RoCE / Spectrum-X)."""
+
+    INFINIBAND = "infiniband"
+    ETHERNET = "ethernet"
+
+
+class Appliance(_Model):
+    """A fabric appliance that takes a node slot in an SU (e.g. the UFM appliance)."""
+
+    name: DnsLabel
+    su: int = Field(default=1, ge=1, description="SU whose last node slot it takes.")
+    ports: int = Field(ge=1, le=16, description="Ports it cables to the fabric, on rails 1..n.")
+
+
+class Fabric(_Model):
+    """One physical network: a rail-optimized fat tree per plane (or ToRs for OOB)."""
+
+    name: DnsLabel
+    kind: FabricKind
+    role: Role
+    switch: str = Field(description="Catalog switch model id, e.g. 'qm9700'.")
+    speed_gbps: int = Field(gt=0, description="Speed of one port on this fabric, per plane.")
+    planes: int = Field(default=1, ge=1, le=8, description="Independent planes per NIC port.")
+    nodes_per_su: int = Field(gt=0, le=4096, description="Node slots per scalable unit.")
+    design_sus: int | None = Field(
+        default=None,
+        ge=1,
+        description="SUs the upper tiers are built for; default: the highest SU.",
+    )
+    max_oversubscription: int = Field(
+        default=1, ge=1, le=8, description="Highest leaf down:up ratio allowed; 1 = non-blocking."
+    )
+    cidr: ipaddress.IPv4Network = Field(description="Address space of the whole fabric.")
+    appliances: tuple[Appliance, ...] = ()
+    tors_per_rack: int = Field(default=1, ge=1, le=4, description="OOB only: ToRs per rack.")
+
+    @field_validator("switch")
+    @classmethod
+    def _known_switch(cls, value: str) -> str:
+        switches = load_catalog().switches
+        if value not in switches:
+            raise ValueError(f"expected one of the catalog switches: {', '.join(sorted(switches))}")
+        return value
+
+    @model_validator(mode="after")
+    def _switch_fits(self) -> Fabric:
+        switch = load_catalog().switch(self.switch)
+        if switch.link_layer.value != self.kind.value:
+            raise ValueError(
+                f"switch: {self.switch} is an {switch.link_layer.value} switch, "
+                f"but the fabric kind is {self.kind.value}"
+            )
+        if switch.mode(self.speed_gbps) is None:
+            speeds = ", ".join(str(m.speed_gbps) for m in switch.modes)
+            raise ValueError(
+                f"speed_gbps: {self.switch} has no ports at {self.speed_gbps} Gb/s; "
+                f"it offers {speeds}"
+            )
+        if self.role != Role.OOB and self.tors_per_rack != 1:
+            raise ValueError("tors_per_rack: only an oob fabric has per-rack ToRs")
+        if self.role == Role.OOB and (self.planes != 1 or self.appliances):
+            raise ValueError("planes: an oob fabric has one plane and no appliances")
+        return self
+
+    @property
+    def link_layer(self) -> LinkLayer:
+        """The fabric's link layer as the catalog names it."""
+        return LinkLayer(self.kind.value)
+
+
+class StorageKind(StrEnum):
+    """Client protocol of a storage system."""
+
+    NFS = "nfs"
+    LUSTRE = "lustre"
+    WEKA = "wekafs"
+    GPFS = "gpfs"
+    BEEGFS = "beegfs"
+
+
+class StorageSystem(_Model):
+    """A shared file system every attached node mounts."""
+
+    name: DnsLabel
+    kind: StorageKind
+    export: str = Field(min_length=1, description="What the client mounts, e.g. '10.3.0.10:/data'.")
+    mount: str = Field(description="Absolute mount point on the nodes.")
+    fabric: DnsLabel | None = Field(default=None, description="Storage fabric it is reached over.")
+    read_gbs: float = Field(default=0, ge=0, description="Expected fio read floor per node, GB/s.")
+    write_gbs: float = Field(
+        default=0, ge=0, description="Expected fio write floor per node, GB/s."
+    )
+    options: str = Field(default="defaults", description="Mount options.")
+
+    @field_validator("mount")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or "//" in value or value != value.strip():
+            raise ValueError("expected an absolute path such as /mnt/data")
+        return value
+
+
+class Scheduler(_Model):
+    """The workload scheduler the admitted nodes join."""
+
+    kind: Literal["slurm", "kubernetes"] = "slurm"
+    cluster_name: DnsLabel | None = Field(default=None, description="Default: the stack name.")
+
+
+class SoftwareOverride(_Model):
+    """Per-SKU changes to the catalog's pinned software, checked against the compatibility table."""
+
+    driver_branch: str | None = None
+    driver: str | None = None
+    cuda: str | None = None
+    nvlsm: str | None = None
+    doca_ofed: str | None = None
+    dcgm: str | None = None
+
+
+class SkuOverride(_Model):
+    """Per-SKU changes a stack makes to the catalog."""
+
+    software: SoftwareOverride | None = None
+    thresholds: dict[str, float | int | bool] = Field(default_factory=dict)
+
+
+class Cluster(_Model):
+    """The whole declaration of one stack."""
+
+    name: DnsLabel
+    site: Site
+    racks: tuple[RackGroup, ...] = Field(min_length=1)
+    fabrics: tuple[Fabric, ...] = ()
+    storage: tuple[StorageSystem, ...] = ()
+    scheduler: Scheduler = Scheduler()
+    overrides: dict[str, SkuOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Cluster:
+        problems: list[str] = []
+        fabric_names = [f.name for f in self.fabrics]
+        problems += _duplicates("fabrics", fabric_names)
+        problems += _duplicates("storage", [s.name for s in self.storage])
+        problems += _overlapping_cidrs(self.fabrics)
+        problems += _overlapping_racks(self.racks)
+        by_name = {f.name: f for f in self.fabrics}
+        for i, group in enumerate(self.racks):
+            problems += _rack_fabrics(i, group, by_name)
+        for i, store in enumerate(self.storage):
+            if store.fabric is not None and store.fabric not in by_name:
+                problems.append(f"storage.{i}.fabric: unknown fabric {store.fabric!r}")
+        for sku in self.overrides:
+            if sku not in load_catalog().skus:
+                problems.append(f"overrides.{sku}: unknown SKU {sku!r}")
+            elif self.overrides[sku].thresholds:
+                fields = set(load_catalog().sku(sku).thresholds.model_fields)
+                problems += [
+                    f"overrides.{sku}.thresholds.{k}: unknown threshold; known: {sorted(fields)}"
+                    for k in self.overrides[sku].thresholds
+                    if k not in fields
+                ]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def fabrics_of(self, group: RackGroup) -> tuple[Fabric, ...]:
+        """The fabrics a rack group's nodes attach to, in declaration order."""
+        if group.fabrics is None:
+            return tuple(f for f in self.fabrics if _attaches(group.sku, f))
+        return tuple(f for f in self.fabrics if f.name in group.fabrics)
+
+
+def _attaches(sku_id: str, fabric: Fabric) -> bool:
+    """Whether a SKU has ports for a fabric's role (used when a rack names no fabrics)."""
+    return load_catalog().sku(sku_id).network(fabric.role) is not None
+
+
+def _duplicates(field: str, names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append(f"{field}.{i}.name: {name!r} is declared twice")
+        seen.add(name)
+    return problems
+
+
+def _overlapping_cidrs(fabrics: tuple[Fabric, ...]) -> list[str]:
+    problems = []
+    for i, a in enumerate(fabrics):
+        for b in fabrics[:i]:
+            if a.cidr.overlaps(b.cidr):
+                problems.append(
+                    f"fabrics.{i}.cidr: {a.cidr} of {a.name!r} overlaps {b.cidr} of {b.name!r}"
+                )
+    return problems
+
+
+def _overlapping_racks(groups: tuple[RackGroup, ...]) -> list[str]:
+    taken: dict[tuple[int, int, int], int] = {}
+    problems = []
+    for i, g in enumerate(groups):
+        for rack in range(g.rack, g.rack + g.count):
+            where = (g.hall, g.row, rack)
+            if where in taken:
+                problems.append(
+                    f"racks.{i}: hall {g.hall} row {g.row} rack {rack} is already "
+                    f"taken by racks.{taken[where]}"
+                )
+                break
+            taken[where] = i
+    return problems
+
+
+def _rack_fabrics(i: int, group: RackGroup, by_name: dict[str, Fabric]) -> list[str]:
+    sku = load_catalog().sku(group.sku)
+    problems = []
+    names = group.fabrics if group.fabrics is not None else tuple(by_name)
+    roles: dict[Role, str] = {}
+    for name in names:
+        fabric = by_name.get(name)
+        if fabric is None:
+            if group.fabrics is not None:
+                problems.append(f"racks.{i}.fabrics: unknown fabric {name!r}")
+            continue
+        network = sku.network(fabric.role)
+        if network is None:
+            if group.fabrics is not None:
+                problems.append(
+                    f"racks.{i}.fabrics: {group.sku} has no {fabric.role.value} ports "
+                    f"for fabric {name!r}"
+                )
+            continue
+        if fabric.role in roles:
+            problems.append(
+                f"racks.{i}.fabrics: {name!r} and {roles[fabric.role]!r} are both "
+                f"{fabric.role.value} fabrics; a node attaches to one fabric per role"
+            )
+        roles[fabric.role] = name
+        if fabric.role != Role.OOB and fabric.planes * fabric.speed_gbps > network.speed_gbps:
+            problems.append(
+                f"racks.{i}: fabric {name!r} needs {fabric.planes} x {fabric.speed_gbps} Gb/s "
+                f"per port, but {group.sku} {network.model} ports run at {network.speed_gbps} Gb/s"
+            )
+    return problems
+
+
+class SpecError(Exception):
+    """A declaration that cannot be planned; `problems` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+    def __str__(self) -> str:
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"invalid cluster declaration in {self.source}:\n{lines}"
+
+
+def _format_errors(error: ValidationError) -> list[str]:
+    problems = []
+    for e in error.errors():
+        path = ".".join(str(p) for p in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "value_error" and "\n" in message:
+            problems += [_join(path, line) for line in message.splitlines()]
+            continue
+        field = _FIELD_FIRST.match(message)
+        if e["type"] == "value_error" and field:
+            problems.append(f"{_join(path, field[1])}: {field[2]}")
+            continue
+        shown = _short_repr(e.get("input"))
+        problems.append(f"{path or '<root>'}: got {shown}; {message}")
+    return problems
+
+
+_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_.]*): (.*)$", re.DOTALL)
+
+
+def _join(path: str, field: str) -> str:
+    return f"{path}.{field}" if path else field
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def parse_cluster(data: Any, source: str = "<input>") -> Cluster:
+    """Validate plain data (as loaded from YAML or JSON) into a :class:`Cluster`."""
+    if not isinstance(data, dict):
+        raise SpecError(source, [f"<root>: got {_short_repr(data)}; expected a mapping"])
+    try:
+        return Cluster.model_validate(data)
+    except ValidationError as error:
+        raise SpecError(source, _format_errors(error)) from None
+
+
+def load_cluster_text(text: str, source: str = "<input>") -> Cluster:
+    """Parse YAML text holding a cluster (plain, or a Pulumi stack file's config)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError(source, [f"<yaml>: not valid YAML: {error}"]) from None
+    if isinstance(data, dict) and "config" in data:
+        config = data["config"]
+        if not isinstance(config, dict) or "bringup:cluster" not in config:
+            raise SpecError(source, ["config: expected a 'bringup:cluster' key"])
+        data = config["bringup:cluster"]
+    return parse_cluster(data, source)
+
+
+def load_cluster(path: Path) -> Cluster:
+    """Load a cluster from a plain YAML file or a Pulumi stack file (``Pulumi.<stack>.yaml``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError(str(path), [f"<file>: cannot read: {error.strerror}"]) from None
+    return load_cluster_text(text, str(path))
+
+
+def resolve_stack(stack: str, stacks_dir: Path) -> Path:
+    """Turn a stack name, a stack file or a YAML path into the file to load."""
+    candidate = Path(stack)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        return candidate
+    return stacks_dir / f"Pulumi.{stack}.yaml"
