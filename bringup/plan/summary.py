@@ -1,0 +1,131 @@
+"""The plan as plain data: a summary for people and CI, and the full plan for files.
+
+The summary keeps its counts small (it never enumerates cables); the full plan streams, so a
+100k-GPU plan is written without holding its JSON in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import IO, Any
+
+from bringup.plan.bom import bill_of_materials, plane_counts
+from bringup.plan.cabling import fabric_cables
+from bringup.plan.expected import expected_state
+from bringup.plan.plan import Plan
+from bringup.plan.scheduler import kubernetes_labels, slurm_topology
+
+
+def summary(plan: Plan) -> dict[str, Any]:
+    """Counts per cluster, fabric and plane (the shape ``bringup plan --format json`` prints)."""
+    fabrics: dict[str, Any] = {}
+    for fp in plan.fabrics:
+        planes = []
+        for plane in fp.planes:
+            c = plane_counts(fp, plane)
+            planes.append(
+                {
+                    "plane": plane,
+                    "tiers": c.tiers,
+                    "leaf": c.leaf,
+                    "spine": c.spine,
+                    "core": c.core,
+                    "cables": {
+                        "node_leaf": c.node_leaf,
+                        "leaf_spine": c.leaf_spine,
+                        "spine_core": c.spine_core,
+                    },
+                    "transceivers": c.transceivers,
+                }
+            )
+        fabrics[fp.name] = {
+            "kind": fp.spec.kind.value,
+            "role": fp.spec.role.value,
+            "switch": fp.switch.id,
+            "speed_gbps": fp.spec.speed_gbps,
+            "radix": fp.mode.ports,
+            "rails": fp.rails,
+            "oversubscription": fp.tree.oversubscription if fp.tree else None,
+            "sus": list(fp.built_sus),
+            "design_sus": fp.tree.design_sus if fp.tree else None,
+            "endpoints": len(fp.endpoints),
+            "addressing": plan.layouts[fp.name].scheme,
+            "planes": planes,
+        }
+    return {
+        "cluster": plan.cluster.name,
+        "site": plan.cluster.site.name,
+        "racks": len(plan.racks),
+        "nodes": len(plan.nodes),
+        "gpus": plan.gpus,
+        "nvlink_domains": len(plan.domains),
+        "fabrics": fabrics,
+        "bom": asdict(bill_of_materials(plan)),
+    }
+
+
+def write_plan_json(plan: Plan, out: IO[str]) -> None:
+    """Write the full plan: summary, racks, domains, nodes with expected state, topology."""
+    out.write("{\n")
+    out.write(f'"summary": {json.dumps(summary(plan), sort_keys=True)},\n')
+    out.write(f'"cluster": {plan.cluster.model_dump_json()},\n')
+    _write_array(out, "racks", (_rack(r) for r in plan.racks))
+    _write_array(out, "nvlink_domains", (asdict(d) for d in plan.domains))
+    _write_array(out, "nodes", (_node(plan, n) for n in plan.nodes))
+    topology = slurm_topology(plan)
+    out.write(f'"slurm_topology": {json.dumps(topology.render())}\n')
+    out.write("}\n")
+
+
+def _write_array(out: IO[str], key: str, items: Iterator[dict[str, Any]]) -> None:
+    out.write(f'"{key}": [')
+    first = True
+    for item in items:
+        out.write("\n" if first else ",\n")
+        out.write(json.dumps(item, sort_keys=True))
+        first = False
+    out.write("\n],\n")
+
+
+def _rack(rack: Any) -> dict[str, Any]:
+    data: dict[str, Any] = asdict(rack)
+    return data
+
+
+def _node(plan: Plan, node: Any) -> dict[str, Any]:
+    state = expected_state(plan, node)
+    state["kubernetes_labels"] = kubernetes_labels(plan, node)
+    return state
+
+
+CABLE_COLUMNS = (
+    "cable_id",
+    "fabric",
+    "plane",
+    "tier",
+    "rail",
+    "a_device",
+    "a_port",
+    "b_device",
+    "b_port",
+    "speed_gbps",
+)
+
+
+def write_cabling_csv(plan: Plan, out: IO[str]) -> int:
+    """Write every cable as one CSV row; returns the number of cables."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CABLE_COLUMNS)
+    count = 0
+    for fp in plan.fabrics:
+        for plane in fp.planes:
+            for c in fabric_cables(fp, plane):
+                writer.writerow(
+                    (c.id, c.fabric, c.plane, c.tier, c.rail or "", c.a_device, c.a_port,
+                     c.b_device, c.b_port, c.speed_gbps)
+                )  # fmt: skip
+                count += 1
+    return count
