@@ -1,0 +1,5 @@
+"""``python -m bringup`` runs the command line."""
+
+from bringup.cli import main
+
+main()

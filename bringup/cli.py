@@ -1,0 +1,144 @@
+"""The ``bringup`` command line: argument handling and output only."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bringup.plan import PlanError, make_plan, summary, write_cabling_csv, write_plan_json
+from bringup.plan.plan import Plan
+from bringup.spec import Cluster, SpecError, load_cluster, resolve_stack
+
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="bringup",
+    help="Take a GPU cluster from a declaration to validated, schedulable capacity.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(StrEnum):
+    """Output format of `bringup plan`."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.callback()
+def _root() -> None:
+    """Take a GPU cluster from a declaration to validated, schedulable capacity."""
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _load(stack: str, stacks_dir: Path) -> Cluster:
+    path = resolve_stack(stack, stacks_dir)
+    if not path.exists():
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml")
+        )
+        raise _fail(f"stack {stack!r}: no file {path}; known stacks: {', '.join(known) or 'none'}")
+    try:
+        return load_cluster(path)
+    except SpecError as error:
+        raise _fail(str(error)) from None
+
+
+@app.command("plan")
+def plan_command(
+    stack: Annotated[str, typer.Argument(help="Stack name, Pulumi stack file or YAML file.")],
+    output: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.TABLE,
+    out: Annotated[
+        Path | None, typer.Option(help="Write plan.json and cabling.csv into this folder.")
+    ] = None,
+    stacks_dir: Annotated[Path, typer.Option(help="Folder of Pulumi.<stack>.yaml files.")] = Path(
+        "stacks"
+    ),
+) -> None:
+    """Plan a stack: nodes, NVLink domains, fabrics, cables, addresses, bill of materials."""
+    cluster = _load(stack, stacks_dir)
+    try:
+        plan = make_plan(cluster)
+    except PlanError as error:
+        raise _fail(str(error)) from None
+    data = summary(plan)
+    if out is not None:
+        _write_outputs(plan, out)
+    if output == Format.JSON:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    else:
+        _print_tables(data, Console(width=None if sys.stdout.isatty() else 120))
+
+
+def _write_outputs(plan: Plan, out: Path) -> None:
+    """Write both files beside their final names, then rename: never half-written."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, writer in (("plan.json", write_plan_json), ("cabling.csv", write_cabling_csv)):
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                writer(plan, handle)
+            os.replace(tmp, out / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _print_tables(data: dict[str, Any], console: Console) -> None:
+    bom = data["bom"]
+    head = Table(title=f"cluster {data['cluster']} at {data['site']}", show_header=True)
+    for column in ("SKU", "racks", "nodes / trays", "GPUs"):
+        head.add_column(column, justify="right" if column != "SKU" else "left")
+    for sku, nodes in bom["systems"].items():
+        head.add_row(sku, str(bom["racks"].get(sku, 0)), str(nodes), str(bom["gpus"].get(sku, 0)))
+    head.add_row("total", str(data["racks"]), str(data["nodes"]), str(data["gpus"]), style="bold")
+    console.print(head)
+    console.print(
+        f"NVLink domains: {data['nvlink_domains']}   NVLink switch trays: "
+        f"{bom['nvlink_switch_trays']}   power: {bom['power_kw']:,} kW"
+    )
+    fabrics = Table(title="fabrics, per plane")
+    for column in ("fabric", "plane", "switch", "tiers"):
+        fabrics.add_column(column)
+    fabrics.add_column("leaf / spine / core", justify="right")
+    fabrics.add_column("cables n-l / l-s / s-c", justify="right")
+    fabrics.add_column("optics", justify="right")
+    for name, fabric in data["fabrics"].items():
+        for p in fabric["planes"]:
+            cables = p["cables"]
+            fabrics.add_row(
+                name,
+                str(p["plane"]),
+                f"{fabric['switch']} {fabric['speed_gbps']}G",
+                str(p["tiers"]),
+                f"{p['leaf']:,} / {p['spine']:,} / {p['core']:,}",
+                f"{cables['node_leaf']:,} / {cables['leaf_spine']:,} / {cables['spine_core']:,}",
+                f"{p['transceivers']:,}",
+            )
+    console.print(fabrics)
+    addresses = Table(title="addresses")
+    for column in ("fabric", "role", "scheme", "endpoints"):
+        addresses.add_column(column)
+    for name, fabric in data["fabrics"].items():
+        addresses.add_row(name, fabric["role"], fabric["addressing"], str(fabric["endpoints"]))
+    console.print(addresses)
+
+
+def main() -> None:
+    """Entry point of the ``bringup`` script."""
+    app()
