@@ -105,9 +105,9 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one)))
         return
-    print(
-        f"{'GPUs':>9} {'trays':>8} {'cables':>10} {'parse s':>8} {'plan s':>7} {'cables s':>9} {'peak MiB':>9}"
-    )
+    header = ("GPUs", 9), ("trays", 8), ("cables", 10), ("parse s", 8), ("plan s", 7)
+    header += ("cables s", 9), ("peak MiB", 9)
+    print(" ".join(f"{name:>{width}}" for name, width in header))
     for size in (int(s) for s in args.sizes.split(",")):
         child = subprocess.run(
             [sys.executable, __file__, "--one", str(size)],

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from bringup.catalog import LinkLayer, Role, load_catalog
+from bringup.catalog import LinkLayer, Role, Thresholds, load_catalog
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -286,7 +286,7 @@ class Cluster(_Model):
             if sku not in load_catalog().skus:
                 problems.append(f"overrides.{sku}: unknown SKU {sku!r}")
             elif self.overrides[sku].thresholds:
-                fields = set(load_catalog().sku(sku).thresholds.model_fields)
+                fields = set(Thresholds.model_fields)
                 problems += [
                     f"overrides.{sku}.thresholds.{k}: unknown threshold; known: {sorted(fields)}"
                     for k in self.overrides[sku].thresholds

@@ -195,8 +195,9 @@ def _size(spec: Fabric, switch: Switch, mode: SwitchMode, rails: int, design: in
 
 def _refusal(spec: Fabric, switch: Switch, mode: SwitchMode, rails: int, design: int) -> str:
     """Why a plane does not fit three tiers, and what would."""
-    needed = design * rails * ceil(spec.nodes_per_su / (mode.ports // 2)) * (mode.ports // 2)
-    _, limit = max_host_ports(mode.ports, spec.max_oversubscription)
+    half = mode.ports // 2
+    leaves = design * rails * ceil(spec.nodes_per_su / half)
+    _, limit = max_host_ports(mode.ports)
     options = []
     # A port split over more planes runs slower, which raises the radix of every switch.
     for planes in (2, 4, 8):
@@ -218,9 +219,10 @@ def _refusal(spec: Fabric, switch: Switch, mode: SwitchMode, rails: int, design:
             break
     fits = "; ".join(options) if options else "nothing in the catalog; split the cluster"
     return (
-        f"fabrics.{spec.name}: {design} SUs need {needed:,} leaf host ports per plane at "
-        f"{spec.speed_gbps} Gb/s; a non-blocking three-tier {switch.id} plane (radix "
-        f"{mode.ports}) holds at most {limit:,}. Would fit: {fits}"
+        f"fabrics.{spec.name}: {design} SUs need {leaves:,} leaves ({leaves * half:,} host ports) "
+        f"per plane at {spec.speed_gbps} Gb/s; three tiers of {switch.id} (radix {mode.ports}) "
+        f"hold at most {mode.ports * half:,} leaves ({limit:,} host ports) non-blocking. "
+        f"Would fit: {fits}"
     )
 
 
