@@ -166,6 +166,13 @@ class Fabric(_Model):
     appliances: tuple[Appliance, ...] = ()
     tors_per_rack: int = Field(default=1, ge=1, le=4, description="OOB only: ToRs per rack.")
 
+    @field_validator("cidr", mode="before")
+    @classmethod
+    def _cidr_text(cls, value: object) -> object:
+        if not isinstance(value, str | ipaddress.IPv4Network):
+            raise ValueError("expected an IPv4 network in CIDR notation such as 10.128.0.0/14")
+        return value
+
     @field_validator("switch")
     @classmethod
     def _known_switch(cls, value: str) -> str:
@@ -403,12 +410,12 @@ def _format_errors(error: ValidationError) -> list[str]:
         if e["type"] == "value_error" and field:
             problems.append(f"{_join(path, field[1])}: {field[2]}")
             continue
-        shown = _short_repr(e.get("input"))
+        shown = "<missing>" if e["type"] == "missing" else _short_repr(e.get("input"))
         problems.append(f"{path or '<root>'}: got {shown}; {message}")
     return problems
 
 
-_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_.]*): (.*)$", re.DOTALL)
+_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_.-]*): (.*)$", re.DOTALL)
 
 
 def _join(path: str, field: str) -> str:

@@ -1,0 +1,379 @@
+"""The input model: every bad declaration is refused with one line per problem, naming its field."""
+
+from __future__ import annotations
+
+import copy
+import doctest
+import string
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+import bringup.spec
+from bringup.catalog import load_catalog
+from bringup.plan import PlanError, make_plan
+from bringup.spec import (
+    Cluster,
+    RackGroup,
+    Site,
+    SpecError,
+    load_cluster,
+    load_cluster_text,
+    parse_cluster,
+)
+
+STACKS = Path(__file__).resolve().parents[2] / "stacks"
+LAB = yaml.safe_load((STACKS / "Pulumi.lab.yaml").read_text(encoding="utf-8"))["config"][
+    "bringup:cluster"
+]
+DNS = "expected a DNS label"
+
+
+def _lab(changes: dict[str, Any]) -> dict[str, Any]:
+    """The lab stack's data with each dotted path set (an index one past a list's end appends)."""
+    data = copy.deepcopy(LAB)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node: Any = data
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list) and int(last) == len(node):
+            node.append(value)
+        elif isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def _problems(data: Any) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_cluster(data, "test")
+    return caught.value.problems
+
+
+def _line_for(problems: list[str], path: str) -> str:
+    """The one problem line about `path` (it must start with the path)."""
+    lines = [p for p in problems if p.startswith(f"{path}: ")]
+    assert len(lines) == 1, f"expected one line for {path!r} in {problems}"
+    return lines[0]
+
+
+COMPUTE2 = {**LAB["fabrics"][0], "name": "compute2", "cidr": "10.200.0.0/16"}
+
+# id, changes to the lab stack, the path the problem line starts with, fragments of that line
+BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
+    ("sku", {"racks.0.sku": "hgx-z1"}, "racks.0.sku", ["'hgx-z1'", "hgx-h100"]),
+    ("switch", {"fabrics.0.switch": "qm1"}, "fabrics.0.switch", ["'qm1'", "qm9700"]),
+    ("switch-kind-ib", {"fabrics.0.switch": "sn5600"}, "fabrics.0.switch",
+     ["sn5600 is an ethernet switch", "fabric kind is infiniband"]),
+    ("switch-kind-eth", {"fabrics.1.switch": "qm9700"}, "fabrics.1.switch",
+     ["qm9700 is an infiniband switch", "fabric kind is ethernet"]),
+    ("speed", {"fabrics.0.speed_gbps": 800}, "fabrics.0.speed_gbps",
+     ["qm9700 has no ports at 800 Gb/s", "offers 400, 200"]),
+    ("count-0", {"racks.0.count": 0}, "racks.0.count", ["got 0", "greater than or equal to 1"]),
+    ("site-17", {"site.name": "a" * 17}, "site.name", [repr("a" * 17), "at most 16"]),
+    ("duplicate-fabric", {"fabrics.1.name": "compute"}, "fabrics.1.name",
+     ["'compute' is declared twice"]),
+    ("cidr-overlap", {"fabrics.1.cidr": "10.128.64.0/18"}, "fabrics.1.cidr",
+     ["10.128.64.0/18 of 'storage' overlaps 10.128.0.0/16 of 'compute'"]),
+    ("same-position", {"racks.2.rack": 2}, "racks.2",
+     ["hall 1 row 1 rack 2 is already taken by racks.1"]),
+    ("run-overlaps-next", {"racks.0.count": 2}, "racks.1",
+     ["hall 1 row 1 rack 2 is already taken by racks.0"]),
+    ("rack-unknown-fabric", {"racks.0.fabrics": ["compute", "nope"]}, "racks.0.fabrics",
+     ["unknown fabric 'nope'"]),
+    ("two-fabrics-one-role", {"fabrics.4": COMPUTE2, "racks.0.fabrics": ["compute", "compute2"]},
+     "racks.0.fabrics", ["'compute2' and 'compute' are both compute fabrics"]),
+    ("nic-too-slow", {"fabrics.0.planes": 2}, "racks.0",
+     ["needs 2 x 400 Gb/s per port", "hgx-h100 ConnectX-7 ports run at 400 Gb/s"]),
+    ("nvl72-units", {"racks.1.units": 16}, "racks.1.units", ["exactly 18 trays", "got 16"]),
+    ("domain-trays-5", {"racks.1.nvlink": {"domain_trays": 5}}, "racks.1.nvlink.domain_trays",
+     ["5 does not divide the 18 trays"]),
+    ("domain-trays-0", {"racks.1.nvlink": {"domain_trays": 0}}, "racks.1.nvlink.domain_trays",
+     ["got 0", "greater than 0"]),
+    ("domain-trays-hgx", {"racks.0.nvlink": {"domain_trays": 2}}, "racks.0.nvlink",
+     ["hgx-h100 has no rack-scale NVLink domain"]),
+    ("mount-relative", {"storage.0.mount": "mnt/shared"}, "storage.0.mount",
+     ["'mnt/shared'", "absolute path"]),
+    ("mount-double-slash", {"storage.0.mount": "/mnt//shared"}, "storage.0.mount",
+     ["'/mnt//shared'", "absolute path"]),
+    ("storage-fabric", {"storage.0.fabric": "nope"}, "storage.0.fabric",
+     ["unknown fabric 'nope'"]),
+    ("override-sku", {"overrides": {"zz": {}}}, "overrides.zz", ["unknown SKU 'zz'"]),
+    ("override-threshold", {"overrides": {"cpu": {"thresholds": {"bogus": 1}}}},
+     "overrides.cpu.thresholds.bogus", ["unknown threshold", "'gpu_count'"]),
+    ("oob-planes", {"fabrics.3.planes": 2}, "fabrics.3.planes", ["oob fabric has one plane"]),
+    ("extra-root", {"colour": "blue"}, "colour", ["'blue'", "Extra inputs"]),
+    ("extra-site", {"site.floor": 3}, "site.floor", ["got 3", "Extra inputs"]),
+    ("extra-fabric", {"fabrics.0.vlan": 7}, "fabrics.0.vlan", ["got 7", "Extra inputs"]),
+    ("extra-nested", {"racks.1.nvlink": {"domain_trays": 9, "imex": True}},
+     "racks.1.nvlink.imex", ["Extra inputs"]),
+    ("type-int", {"racks.0.count": "many"}, "racks.0.count", ["'many'", "valid integer"]),
+    ("type-fraction", {"fabrics.0.speed_gbps": 400.5}, "fabrics.0.speed_gbps",
+     ["400.5", "fractional part"]),
+    ("type-list", {"racks": "x"}, "racks", ["'x'", "valid tuple"]),
+    ("type-mapping", {"site": "lab"}, "site", ["'lab'", "valid dictionary"]),
+    ("type-enum", {"fabrics.0.kind": "token-ring"}, "fabrics.0.kind",
+     ["'token-ring'", "'infiniband' or 'ethernet'"]),
+    ("type-cidr-host-bits", {"fabrics.0.cidr": "10.128.0.1/16"}, "fabrics.0.cidr",
+     ["'10.128.0.1/16'", "IPv4 network"]),
+    ("no-racks", {"racks": []}, "racks", ["at least 1"]),
+    ("override-hyphenated-sku", {"overrides": {"hgx-z1": {}}},
+     "overrides.hgx-z1", ["unknown SKU 'hgx-z1'"]),
+    ("override-hyphenated-threshold",
+     {"overrides": {"hgx-h100": {"thresholds": {"bogus": 1}}}},
+     "overrides.hgx-h100.thresholds.bogus", ["unknown threshold"]),
+    ("type-cidr-int", {"fabrics.0.cidr": 12}, "fabrics.0.cidr", ["got 12", "CIDR"]),
+    ("type-cidr-bool", {"fabrics.0.cidr": True}, "fabrics.0.cidr", ["got True", "CIDR"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "fragments"),
+    [pytest.param(*case, id=name) for name, *case in BAD],
+)
+def test_bad_input_names_field_and_value(
+    changes: dict[str, Any], path: str, fragments: list[str]
+) -> None:
+    line = _line_for(_problems(_lab(changes)), path)
+    for fragment in fragments:
+        assert fragment in line
+
+
+NAME_FIELDS = ["name", "fabrics.1.name", "site.name"]
+BAD_NAMES = ["Lab", "la_b", "a" * 64, "-lab", "lab-", ""]
+
+
+@pytest.mark.parametrize("field", NAME_FIELDS)
+@pytest.mark.parametrize(
+    "name", BAD_NAMES, ids=["upper", "underscore", "64", "lead", "trail", "empty"]
+)
+def test_names_must_be_dns_labels(field: str, name: str) -> None:
+    line = _line_for(_problems(_lab({field: name})), field)
+    assert f"got {name!r}" in line
+    assert DNS in line
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "expected"),
+    [
+        pytest.param({"name": "a" * 63}, "name", "a" * 63, id="name-63"),
+        pytest.param({"site.name": "a" * 16}, "site.name", "a" * 16, id="site-16"),
+        pytest.param(
+            {"fabrics.0.planes": 2, "fabrics.0.speed_gbps": 200},
+            "fabrics.0.planes",
+            2,
+            id="planes-fill-nic",
+        ),
+        pytest.param({"racks.1.units": 18}, "racks.1.units", 18, id="nvl72-18"),
+        pytest.param(
+            {"racks.1.nvlink": {"domain_trays": 9}},
+            "racks.1.nvlink.domain_trays",
+            9,
+            id="domain-trays-9",
+        ),
+        pytest.param(
+            {"overrides": {"cpu": {"thresholds": {"gpu_count": 0}}}},
+            "overrides.cpu.thresholds.gpu_count",
+            0,
+            id="override",
+        ),
+    ],
+)
+def test_boundaries_that_are_accepted(changes: dict[str, Any], path: str, expected: Any) -> None:
+    value: Any = parse_cluster(_lab(changes)).model_dump(mode="json")
+    for key in path.split("."):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    assert value == expected
+
+
+def test_several_problems_give_several_lines() -> None:
+    data = _lab({"name": "Lab", "racks.0.sku": "nope", "fabrics.0.switch": "nope"})
+    problems = _problems(data)
+    assert len(problems) == 3
+    assert [p.split(": ")[0] for p in problems] == ["name", "racks.0.sku", "fabrics.0.switch"]
+
+
+def test_several_consistency_problems_give_several_lines() -> None:
+    problems = _problems(_lab({"fabrics.1.name": "compute", "storage.0.fabric": "nope"}))
+    _line_for(problems, "fabrics.1.name")
+    _line_for(problems, "storage.0.fabric")
+
+
+def test_error_text_lists_each_problem_under_the_source() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_cluster(_lab({"racks.0.count": 0, "name": "X"}), "stack.yaml")
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid cluster declaration in stack.yaml:"
+    assert lines[1:] == [f"  - {p}" for p in caught.value.problems]
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize("data", [None, [], "lab", 3], ids=["null", "list", "str", "int"])
+def test_non_mapping_is_refused_at_root(data: Any) -> None:
+    assert _problems(data) == [f"<root>: got {data!r}; expected a mapping"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("config:\n  aws:region: us-east-1\n", id="other-keys"),
+        pytest.param("config: 3\n", id="scalar"),
+        pytest.param("config:\n", id="empty"),
+    ],
+)
+def test_stack_file_without_cluster_is_refused(text: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_cluster_text(text, "Pulumi.x.yaml")
+    assert caught.value.problems == ["config: expected a 'bringup:cluster' key"]
+    assert caught.value.source == "Pulumi.x.yaml"
+
+
+def test_invalid_yaml_is_refused() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_cluster_text("name: [unclosed\nsite: {", "broken.yaml")
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith("<yaml>: not valid YAML")
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(SpecError) as caught:
+        load_cluster(path)
+    assert caught.value.source == str(path)
+    assert str(path) in str(caught.value)
+    assert caught.value.problems[0].startswith("<file>: cannot read")
+
+
+def test_docstring_example_runs() -> None:
+    result = doctest.testmod(bringup.spec, raise_on_error=False)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_cluster_built_in_python() -> None:
+    cluster = Cluster(
+        name="py",
+        site=Site(name="lab"),
+        racks=(RackGroup(sku="hgx-h100", count=2, hall=1, row=1, rack=1),),
+    )
+    assert cluster.racks[0].unit_count == 4
+    assert cluster.fabrics == ()
+    assert cluster.scheduler.kind == "slurm"
+    as_data = {
+        "name": "py",
+        "site": {"name": "lab"},
+        "racks": [{"sku": "hgx-h100", "count": 2, "hall": 1, "row": 1, "rack": 1}],
+    }
+    assert parse_cluster(as_data) == cluster
+
+
+def test_plain_dict_parses_and_fills_defaults() -> None:
+    cluster = parse_cluster(LAB)
+    assert cluster.name == "lab"
+    assert [g.unit_count for g in cluster.racks] == [2, 18, 1]
+    assert [f.name for f in cluster.fabrics_of(cluster.racks[2])] == ["storage", "inband", "oob"]
+
+
+@pytest.mark.parametrize("path", sorted(STACKS.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
+def test_example_stacks_parse(path: Path) -> None:
+    cluster = load_cluster(path)
+    assert cluster.name == path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def test_example_stacks_exist() -> None:
+    assert len(list(STACKS.glob("Pulumi.*.yaml"))) >= 6
+
+
+# Property: whatever is done to a valid declaration, the model answers with SpecError lines that
+# start with a field path, and the planner with PlanError; never another exception.
+
+# Keys are kept to a DNS-ish alphabet so a problem line's path can be split off at ': '.
+_KEYS = st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=8)
+_WORDS = sorted(
+    {*load_catalog().skus, *load_catalog().switches, "10.200.0.0/16", "10.128.1.0/24", "/mnt/x"}
+)
+# Near misses (catalog words, small numbers) reach the planner; the rest exercise the model.
+_SCALARS = st.one_of(
+    st.sampled_from(_WORDS),
+    st.integers(0, 80),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+)
+_JUNK = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=6,
+)
+_PATH_HEADS = set(Cluster.model_fields) | {"<root>"}
+
+
+def _containers(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every dict and list in `node`, the root included."""
+    found = [path]
+    children = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, child in children:
+        if isinstance(child, dict | list):
+            found += _containers(child, (*path, key))
+    return found
+
+
+def _at(data: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+@st.composite
+def _mutated_lab(draw: st.DrawFn) -> dict[str, Any]:
+    data = copy.deepcopy(LAB)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_containers(data)))
+        node = _at(data, path)
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        action = draw(st.sampled_from(["replace", "delete", "insert", "scalar"]))
+        if action == "insert" and isinstance(node, dict):
+            node[draw(_KEYS)] = draw(_JUNK)
+        elif action == "scalar" and path and isinstance(node, list):
+            _at(data, path[:-1])[path[-1]] = draw(_SCALARS)
+        elif keys and action == "delete":
+            del node[draw(st.sampled_from(keys))]
+        elif keys:
+            node[draw(st.sampled_from(keys))] = draw(_SCALARS | _JUNK)
+    return data
+
+
+def _spec_outcome(data: dict[str, Any]) -> Cluster | list[str]:
+    try:
+        return parse_cluster(data, "mutant")
+    except SpecError as error:
+        return error.problems
+
+
+def _plan_outcome(cluster: Cluster) -> list[str] | None:
+    try:
+        make_plan(cluster)
+    except PlanError as error:
+        return error.problems
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(_mutated_lab())
+def test_mutated_declarations_fail_cleanly(data: dict[str, Any]) -> None:
+    outcome = _spec_outcome(data)
+    if isinstance(outcome, Cluster):
+        problems = _plan_outcome(outcome)
+        event("planned" if problems is None else "PlanError")
+        assert problems is None or problems
+        return
+    event("SpecError")
+    assert outcome
+    for line in outcome:
+        head = line.split(": ", 1)[0].split(".", 1)[0]
+        assert head in _PATH_HEADS | set(data), line
+        assert "Traceback" not in line
