@@ -1,0 +1,140 @@
+"""The rendered inventory of a stack: plan in, ``{path relative to inventory/<stack>: text}`` out.
+
+Files fall in two kinds. Cluster files list every host or the whole cluster (hosts.yml,
+group_vars/, cabling.csv, topology.conf, bom.json) and change whenever the cluster does. Rack
+files (one host_vars/<node>.yml per node) depend on their own rack's nodes only, so adding a
+rack adds that rack's files and leaves every other rack's files byte-identical.
+
+>>> from pathlib import Path
+>>> from bringup.plan import make_plan
+>>> from bringup.spec import load_cluster
+>>> plan = make_plan(load_cluster(Path("stacks/Pulumi.lab.yaml")))
+>>> sorted(render_rack_files(plan, "lab", "lab-h1-r01-k01"))
+['host_vars/lab-h1-r01-k01-n1.yml', 'host_vars/lab-h1-r01-k01-n2.yml']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from bisect import bisect_left
+from typing import Any
+
+from bringup.catalog import load_catalog
+from bringup.plan import Node, Plan, expected_state, write_cabling_csv
+from bringup.plan.bom import bill_of_materials
+from bringup.plan.scheduler import kubernetes_labels, slurm_topology
+from bringup.render.environment import template
+from bringup.render.hosts import all_group, sku_group
+
+
+def inventory_dir(stack: str) -> str:
+    """Where a stack's inventory lives, relative to the repository root."""
+    return f"inventory/{stack}"
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 (hex) of the UTF-8 text: the input Pulumi compares to see a file change."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def render_cluster_files(plan: Plan, stack: str) -> dict[str, str]:
+    """The files that list every host or describe the whole cluster, by relative path."""
+    files = {
+        "hosts.yml": template("inventory/hosts.yml.j2").render(
+            stack=stack, all_group=all_group(plan)
+        ),
+        "group_vars/all.yml": template("inventory/group_vars/all.yml.j2").render(
+            _cluster_vars(plan, stack)
+        ),
+        "cabling.csv": _cabling_csv(plan),
+        "topology.conf": template("inventory/topology.conf.j2").render(
+            stack=stack, topology=slurm_topology(plan).render()
+        ),
+        "bom.json": _bom_json(plan),
+    }
+    sku_template = template("inventory/group_vars/sku.yml.j2")
+    for sku in sorted({n.sku for n in plan.nodes}):
+        files[f"group_vars/{sku_group(sku)}.yml"] = sku_template.render(_sku_vars(plan, sku, stack))
+    return dict(sorted(files.items()))
+
+
+def render_rack_files(plan: Plan, stack: str, rack: str) -> dict[str, str]:
+    """The host_vars of every node of `rack`, by relative path; ValueError for an unknown rack."""
+    host_template = template("inventory/host_vars/host.yml.j2")
+    files = {
+        f"host_vars/{node.name}.yml": host_template.render(
+            stack=stack,
+            expected=expected_state(plan, node),
+            kubernetes_labels=kubernetes_labels(plan, node),
+        )
+        for node in _rack_nodes(plan, rack)
+    }
+    return dict(sorted(files.items()))
+
+
+def _rack_nodes(plan: Plan, rack: str) -> tuple[Node, ...]:
+    """The nodes of `rack` in slot order; ValueError names the rack when the plan has none."""
+    found = next((r for r in plan.racks if r.name == rack), None)
+    if found is None:
+        raise ValueError(f"rack {rack!r}: not in the plan of cluster {plan.cluster.name!r}")
+    p = found.position
+    # plan.nodes is in physical order (hall, row, rack, slot): a rack's nodes are one run.
+    first = bisect_left(plan.nodes, (p.hall, p.row, p.rack, 0), key=lambda n: n.sort_key)
+    return plan.nodes[first : first + found.units]
+
+
+def _cluster_vars(plan: Plan, stack: str) -> dict[str, Any]:
+    cluster = plan.cluster
+    return {
+        "stack": stack,
+        "cluster": cluster.name,
+        "site": cluster.site.name,
+        "scheduler": {
+            "kind": cluster.scheduler.kind,
+            "cluster_name": cluster.scheduler.cluster_name or cluster.name,
+        },
+        "fabrics": [
+            {
+                "name": f.name,
+                "kind": f.kind.value,
+                "role": f.role.value,
+                "switch": f.switch,
+                "speed_gbps": f.speed_gbps,
+                "planes": f.planes,
+                "cidr": str(f.cidr),
+            }
+            for f in sorted(cluster.fabrics, key=lambda f: f.name)
+        ],
+        "storage": [
+            s.model_dump(mode="json") for s in sorted(cluster.storage, key=lambda s: s.name)
+        ],
+    }
+
+
+def _sku_vars(plan: Plan, sku_id: str, stack: str) -> dict[str, Any]:
+    sku = load_catalog().sku(sku_id)
+    software = plan.software.get(sku_id)
+    return {
+        "stack": stack,
+        "sku": {
+            "id": sku.id,
+            "system_class": sku.system_class.value,
+            "gpu": sku.gpu.model_dump(mode="json") if sku.gpu else None,
+            "nvlink": sku.nvlink.model_dump(mode="json") if sku.nvlink else None,
+        },
+        "software": software.model_dump(mode="json") if software else None,
+        "thresholds": plan.thresholds[sku_id].model_dump(mode="json"),
+    }
+
+
+def _bom_json(plan: Plan) -> str:
+    return json.dumps(dataclasses.asdict(bill_of_materials(plan)), indent=2, sort_keys=True) + "\n"
+
+
+def _cabling_csv(plan: Plan) -> str:
+    out = io.StringIO()
+    write_cabling_csv(plan, out)
+    return out.getvalue()
