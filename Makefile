@@ -6,19 +6,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= lab
 
-.PHONY: all setup run test lint benchmark clean
+.PHONY: all setup engine run test lint benchmark clean
 
 all: run
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed engine
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
+# The Pulumi engine, built from the Go module proxy unless a pulumi is on PATH.
+engine: $(VENV)/.installed
+	scripts/build-pulumi
+
 run: setup
 	$(BIN)/bringup plan $(STACK)
+	$(BIN)/bringup up --stack $(STACK)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -30,6 +35,7 @@ test: lint
 
 benchmark: setup
 	$(BIN)/python benchmarks/plan_scale.py
+	$(BIN)/python benchmarks/engine_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out
