@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -137,6 +138,75 @@ def _print_tables(data: dict[str, Any], console: Console) -> None:
     for name, fabric in data["fabrics"].items():
         addresses.add_row(name, fabric["role"], fabric["addressing"], str(fabric["endpoints"]))
     console.print(addresses)
+
+
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name (stacks/Pulumi.<name>.yaml).")
+]
+StacksDirOption = Annotated[Path, typer.Option(help="Folder of Pulumi.<stack>.yaml files.")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print the engine's own output.")
+]
+
+
+def _engine_run(operation: str, stack: str, stacks_dir: Path, verbose: bool) -> None:
+    """Validate and plan first (bad input exits 2 before any resource is touched), then run."""
+    from pulumi.automation import errors as auto_errors
+
+    from bringup.infra.engine import Engine, EngineError
+
+    cluster = _load(stack, stacks_dir)
+    try:
+        make_plan(cluster)
+    except PlanError as error:
+        raise _fail(str(error)) from None
+    engine = Engine(root=Path.cwd())
+    console = Console()
+    echo = (lambda line: console.print(line, markup=False, highlight=False)) if verbose else None
+    try:
+        with console.status(f"pulumi {operation} {stack}") if not verbose else nullcontext():
+            outcome = getattr(engine, operation)(stack, cluster, echo)
+    except EngineError as error:
+        raise _fail(str(error)) from None
+    except auto_errors.CommandError as error:
+        Console(stderr=True).print(f"[bold red]{operation} failed:[/] {error}", markup=True)
+        raise typer.Exit(1) from None
+    table = Table(title=f"{operation} {stack}")
+    table.add_column("operation")
+    table.add_column("resources", justify="right")
+    for op, count in outcome.summary.items():
+        table.add_row(op, str(count))
+    console.print(table)
+    if operation == "preview":
+        changed = sorted((name, op) for name, op in outcome.steps.items() if op != "same")
+        for name, op in changed:
+            console.print(f"  {op:<8} {name}", highlight=False)
+    for key, value in sorted(outcome.outputs.items()):
+        console.print(f"{key}: {json.dumps(value, sort_keys=True)}", highlight=False)
+
+
+@app.command("preview")
+def preview_command(
+    stack: StackOption, stacks_dir: StacksDirOption = Path("stacks"), verbose: VerboseOption = False
+) -> None:
+    """Show what `up` would create, update, replace or delete."""
+    _engine_run("preview", stack, stacks_dir, verbose)
+
+
+@app.command("up")
+def up_command(
+    stack: StackOption, stacks_dir: StacksDirOption = Path("stacks"), verbose: VerboseOption = False
+) -> None:
+    """Plan the stack and converge its resources: the rendered inventory and artifacts."""
+    _engine_run("up", stack, stacks_dir, verbose)
+
+
+@app.command("destroy")
+def destroy_command(
+    stack: StackOption, stacks_dir: StacksDirOption = Path("stacks"), verbose: VerboseOption = False
+) -> None:
+    """Delete every resource of the stack, and every file it wrote."""
+    _engine_run("destroy", stack, stacks_dir, verbose)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Pulumi components and dynamic providers; the engine driver behind `bringup up`."""

@@ -1,0 +1,228 @@
+"""The component tree: Cluster > FabricPlane, Rack > NVLinkDomain, StorageSystem, artifacts.
+
+Granularity is per rack (and per fabric plane), never per GPU or cable, so a 100k-GPU stack
+stays in the low thousands of resources. Each component takes a typed Args, gives every child
+``parent=self`` and a name ``f"{name}-<role>"``, and registers its outputs once, last.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pulumi
+
+from bringup.infra.files import RenderedFiles
+from bringup.plan import Plan
+from bringup.plan.bom import plane_counts
+from bringup.plan.fabric import FabricPlan
+from bringup.plan.model import NvlinkDomain as PlannedDomain
+from bringup.plan.model import RackPlan
+from bringup.render import inventory_dir, render_cluster_files, render_rack_files
+from bringup.spec import StorageSystem as StorageSpec
+
+TOKEN = "bringup:index"
+
+# Cluster-wide files, one resource each so that a preview names which of them change.
+CLUSTER_FILES = {
+    "hosts": ("hosts.yml",),
+    "group-vars": ("group_vars/",),
+    "cabling": ("cabling.csv",),
+    "topology": ("topology.conf",),
+    "bom": ("bom.json",),
+}
+
+
+@dataclass(frozen=True)
+class FabricPlaneArgs:
+    """One plane of one fabric."""
+
+    fabric: FabricPlan
+    """The planned fabric."""
+    plane: int
+    """Plane number, 1-based."""
+
+
+class FabricPlane(pulumi.ComponentResource):
+    """A fabric plane: its tiers and switch and cable counts, as outputs."""
+
+    def __init__(
+        self, name: str, args: FabricPlaneArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(f"{TOKEN}:FabricPlane", name, None, opts)
+        c = plane_counts(args.fabric, args.plane)
+        self.counts = {
+            "fabric": args.fabric.name,
+            "plane": args.plane,
+            "switch": args.fabric.switch.id,
+            "tiers": c.tiers,
+            "leaf": c.leaf,
+            "spine": c.spine,
+            "core": c.core,
+            "cables": {
+                "node_leaf": c.node_leaf,
+                "leaf_spine": c.leaf_spine,
+                "spine_core": c.spine_core,
+            },
+        }
+        self.register_outputs(self.counts)
+
+
+@dataclass(frozen=True)
+class NVLinkDomainArgs:
+    """One rack-scale NVLink (and IMEX) domain."""
+
+    domain: PlannedDomain
+    """The planned domain."""
+
+
+class NVLinkDomain(pulumi.ComponentResource):
+    """A rack-scale NVLink domain: its trays, GPUs and switch trays."""
+
+    def __init__(
+        self, name: str, args: NVLinkDomainArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(f"{TOKEN}:NVLinkDomain", name, None, opts)
+        d = args.domain
+        self.register_outputs(
+            {
+                "domain": d.name,
+                "nodes": list(d.nodes),
+                "gpus": d.gpus,
+                "switch_trays": list(d.switch_trays),
+                "imex": d.imex,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class RackArgs:
+    """One rack of the plan, and where its files go."""
+
+    plan: Plan
+    """The whole plan (the rack's nodes read their peers and cables from it)."""
+    rack: RackPlan
+    """The planned rack."""
+    nodes: tuple[str, ...]
+    """Names of the rack's nodes."""
+    domains: tuple[PlannedDomain, ...]
+    """Its NVLink domains that span several nodes (NVL72)."""
+    stack: str
+    """Stack name: names the inventory folder."""
+
+
+class Rack(pulumi.ComponentResource):
+    """A rack: its nodes' host_vars, and its NVLink domains when they span the rack."""
+
+    def __init__(self, name: str, args: RackArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TOKEN}:Rack", name, None, opts)
+        rack = args.rack
+        child = pulumi.ResourceOptions(parent=self)
+        files = render_rack_files(args.plan, args.stack, rack.name)
+        RenderedFiles(
+            f"{name}-host-vars",
+            inventory_dir(args.stack),
+            files,
+            identity=f"{rack.name}:{rack.sku}",
+            opts=child,
+        )
+        for domain in args.domains:
+            suffix = domain.name.removeprefix(rack.name + "-")
+            NVLinkDomain(f"{name}-{suffix}", NVLinkDomainArgs(domain), child)
+        self.register_outputs(
+            {"rack": rack.name, "sku": rack.sku, "su": rack.su, "nodes": list(args.nodes)}
+        )
+
+
+@dataclass(frozen=True)
+class StorageSystemArgs:
+    """One declared storage system."""
+
+    storage: StorageSpec
+    """The spec's storage system."""
+    clients: int
+    """Nodes that mount it."""
+
+
+class StorageSystem(pulumi.ComponentResource):
+    """A shared file system and the number of nodes that mount it."""
+
+    def __init__(
+        self, name: str, args: StorageSystemArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(f"{TOKEN}:StorageSystem", name, None, opts)
+        s = args.storage
+        self.register_outputs(
+            {
+                "kind": s.kind.value,
+                "export": s.export,
+                "mount": s.mount,
+                "fabric": s.fabric,
+                "clients": args.clients,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    """A planned cluster and the stack it is deployed as."""
+
+    plan: Plan
+    """The plan every child reads."""
+    stack: str
+    """Stack name: names the inventory folder."""
+
+
+class Cluster(pulumi.ComponentResource):
+    """The root: fabric planes, racks, storage systems and the cluster-wide files."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TOKEN}:Cluster", name, None, opts)
+        plan = args.plan
+        child = pulumi.ResourceOptions(parent=self)
+        planes = [
+            FabricPlane(f"{name}-{fp.name}-p{p}", FabricPlaneArgs(fp, p), child)
+            for fp in plan.fabrics
+            for p in fp.planes
+        ]
+        nodes: dict[str, list[str]] = defaultdict(list)
+        for node in plan.nodes:
+            nodes[node.rack].append(node.name)
+        domains: dict[str, list[PlannedDomain]] = defaultdict(list)
+        for domain in plan.domains:
+            if len(domain.nodes) > 1:
+                domains[domain.rack].append(domain)
+        for rack in plan.racks:
+            rack_args = RackArgs(
+                plan, rack, tuple(nodes[rack.name]), tuple(domains[rack.name]), args.stack
+            )
+            Rack(f"{name}-{rack.name}", rack_args, child)
+        for store in plan.cluster.storage:
+            clients = sum(
+                1
+                for n in plan.nodes
+                if store.fabric is None or n.name in plan.fabric(store.fabric).by_name
+            )
+            StorageSystem(f"{name}-{store.name}", StorageSystemArgs(store, clients), child)
+        rendered = render_cluster_files(plan, args.stack)
+        folder = inventory_dir(args.stack)
+        for role, prefixes in CLUSTER_FILES.items():
+            files = {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)}
+            RenderedFiles(f"{name}-{role}", folder, files, identity=args.stack, opts=child)
+        self.nodes = len(plan.nodes)
+        self.gpus = plan.gpus
+        self.switches = {
+            f"{p.counts['fabric']}-p{p.counts['plane']}": {
+                tier: p.counts[tier] for tier in ("leaf", "spine", "core")
+            }
+            for p in planes
+        }
+        self.inventory = f"{folder}/hosts.yml"
+        self.register_outputs(
+            {
+                "nodes": self.nodes,
+                "gpus": self.gpus,
+                "switches": self.switches,
+                "inventory": self.inventory,
+            }
+        )

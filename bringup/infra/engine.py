@@ -1,0 +1,204 @@
+"""Drive the Pulumi engine through the Automation API: preview, up, destroy of one stack.
+
+The program runs inline (in this process), the backend is a local folder of the project
+(``.state/pulumi``) and secrets use the passphrase provider. The engine works in its own folder,
+``.state/workspace/<stack>``, with a copy of the stack's config, so that the stack files under
+``stacks/`` are never rewritten by the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from bringup.infra import blobs
+from bringup.infra.files import STAGED
+from bringup.infra.program import cluster_program
+from bringup.spec import Cluster
+
+PROJECT = "bringup"
+LAB_PASSPHRASE = "bringup-lab"  # documented default for the lab stack only
+"""The `lab` stack's default passphrase; every other stack needs PULUMI_CONFIG_PASSPHRASE."""
+
+
+class EngineError(Exception):
+    """The engine cannot be used: no CLI, no passphrase, a failed operation."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one engine operation did: counts per operation and each resource's operation."""
+
+    summary: dict[str, int]
+    steps: dict[str, str] = field(default_factory=dict)  # resource name -> op
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def default_tools() -> Path:
+    """The folder scripts/build-pulumi builds into (``<repository>/.tools``)."""
+    return Path(__file__).resolve().parents[2] / ".tools"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where the engine runs: the project root (inventory, state) and the Pulumi CLI folder."""
+
+    root: Path
+    tools: Path = field(default_factory=default_tools)
+
+    @property
+    def state(self) -> Path:
+        """Local backend folder."""
+        return self.root / ".state" / "pulumi"
+
+    def workspace(self, stack: str) -> Path:
+        """The engine's own project folder for `stack`."""
+        return self.root / ".state" / "workspace" / stack
+
+    def passphrase(self, stack: str) -> str:
+        """PULUMI_CONFIG_PASSPHRASE, or the lab stack's documented default."""
+        value = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+        if value:
+            return value
+        if stack == "lab":
+            return LAB_PASSPHRASE
+        raise EngineError(
+            f"stack {stack!r}: set PULUMI_CONFIG_PASSPHRASE (only the lab stack has a default)"
+        )
+
+    def _env(self, stack: str) -> dict[str, str]:
+        tools = self.tools / "bin"
+        return {
+            "PULUMI_CONFIG_PASSPHRASE": self.passphrase(stack),
+            "PULUMI_BACKEND_URL": f"file://{self.state}",
+            "PULUMI_HOME": str(self.root / ".state" / "pulumi-home"),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            # The file backend rewrites the whole state after every step, quadratic in the
+            # number of racks; our resources are idempotent writes, so a run cut short is simply
+            # converged again by the next one. Saves the state once, at the end.
+            "PULUMI_SKIP_CHECKPOINTS": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "BRINGUP_ROOT": str(self.root),
+            "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def _command(self) -> auto.PulumiCommand:
+        if (self.tools / "bin" / "pulumi").exists():
+            return auto.PulumiCommand(root=str(self.tools))
+        if shutil.which("pulumi") is None:
+            raise EngineError(
+                "no Pulumi engine: run scripts/build-pulumi (make does) or install pulumi"
+            )
+        return auto.PulumiCommand()
+
+    def stack(self, name: str, cluster: Cluster) -> auto.Stack:
+        """Select (or create) the stack, with the inline program planning `cluster`."""
+        work = self.workspace(name)
+        work.mkdir(parents=True, exist_ok=True)
+        self.state.mkdir(parents=True, exist_ok=True)
+        _write_stack_config(work / f"Pulumi.{name}.yaml", cluster)
+        env = self._env(name)
+        os.environ["BRINGUP_ROOT"] = str(self.root)  # the inline program stages blobs here
+        opts = auto.LocalWorkspaceOptions(
+            work_dir=str(work),
+            env_vars=env,
+            secrets_provider="passphrase",
+            pulumi_home=env["PULUMI_HOME"],
+            pulumi_command=self._command(),
+            project_settings=auto.ProjectSettings(
+                name=PROJECT,
+                runtime="python",
+                backend=auto.ProjectBackend(url=env["PULUMI_BACKEND_URL"]),
+            ),
+        )
+        return auto.create_or_select_stack(
+            stack_name=name,
+            project_name=PROJECT,
+            program=lambda: _run(cluster, name),
+            opts=opts,
+        )
+
+    def preview(
+        self, name: str, cluster: Cluster, on_output: Callable[[str], None] | None = None
+    ) -> Outcome:
+        """What `up` would do, without doing it."""
+        steps: dict[str, str] = {}
+        result = self.stack(name, cluster).preview(
+            on_event=_recorder(steps), on_output=on_output, color="never", diff=False
+        )
+        return Outcome(_counts(result.change_summary), steps)
+
+    def up(
+        self, name: str, cluster: Cluster, on_output: Callable[[str], None] | None = None
+    ) -> Outcome:
+        """Converge the stack to the plan; prunes blobs no file refers to any more."""
+        steps: dict[str, str] = {}
+        STAGED.clear()
+        result = self.stack(name, cluster).up(
+            on_event=_recorder(steps), on_output=on_output, color="never"
+        )
+        blobs.prune(set(STAGED), self.root)
+        outputs = {k: v.value for k, v in result.outputs.items()}
+        return Outcome(_counts(result.summary.resource_changes), steps, outputs)
+
+    def destroy(
+        self, name: str, cluster: Cluster, on_output: Callable[[str], None] | None = None
+    ) -> Outcome:
+        """Delete every resource of the stack (and so every file it wrote)."""
+        steps: dict[str, str] = {}
+        stack = self.stack(name, cluster)
+        result = stack.destroy(on_event=_recorder(steps), on_output=on_output, color="never")
+        return Outcome(_counts(result.summary.resource_changes), steps)
+
+    def resource_count(self, name: str, cluster: Cluster) -> int:
+        """Resources in the stack's state (the stack itself included)."""
+        deployment = self.stack(name, cluster).export_stack().deployment or {}
+        return len(deployment.get("resources", []))
+
+
+def _run(cluster: Cluster, stack: str) -> None:
+    cluster_program(cluster, stack)
+
+
+def _write_stack_config(path: Path, cluster: Cluster) -> None:
+    """Copy the cluster into the engine's stack file, keeping the salt the engine wrote there."""
+    settings: dict[str, Any] = {}
+    if path.exists():
+        settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    settings["config"] = {
+        f"{PROJECT}:cluster": cluster.model_dump(mode="json", exclude_defaults=True)
+    }
+    blobs.write_atomic(path, yaml.safe_dump(settings, sort_keys=True).encode("utf-8"))
+
+
+def _recorder(steps: dict[str, str]) -> Callable[[auto.EngineEvent], None]:
+    def record(event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is None or pre.metadata.op is None:
+            return
+        if pre.metadata.type == "pulumi:pulumi:Stack" or pre.metadata.type.startswith(
+            "pulumi:providers:"
+        ):
+            return  # the stack and default providers: not resources of ours
+        op = str(pre.metadata.op.value)
+        name = pre.metadata.urn.rsplit("::", 1)[-1]
+        # A replacement is reported as several steps (delete-replaced, replace, create-replacement)
+        steps[name] = "replace" if "replace" in op or steps.get(name) == "replace" else op
+
+    return record
+
+
+def _counts(changes: Mapping[Any, int] | None) -> dict[str, int]:
+    """Counts per operation, keyed by the operation's name ('create', 'same', ...)."""
+    counts: Counter[str] = Counter()
+    for op, n in (changes or {}).items():
+        counts[str(getattr(op, "value", op))] += n
+    return dict(sorted(counts.items()))

@@ -1,0 +1,23 @@
+"""The Pulumi program: one Cluster component for a validated cluster declaration.
+
+`bringup up` runs it inline through the Automation API; `stacks/__main__.py` runs it for a
+plain `pulumi up`. Both plan the same declaration and declare the same resources.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from bringup.infra.components import Cluster, ClusterArgs
+from bringup.plan import make_plan
+from bringup.spec import Cluster as ClusterSpec
+
+
+def cluster_program(cluster: ClusterSpec, stack: str) -> Cluster:
+    """Plan `cluster` and declare its component tree; exports the stack outputs."""
+    root = Cluster(cluster.name, ClusterArgs(make_plan(cluster), stack))
+    pulumi.export("nodes", root.nodes)
+    pulumi.export("gpus", root.gpus)
+    pulumi.export("switches", root.switches)
+    pulumi.export("inventory", root.inventory)
+    return root

@@ -1,0 +1,135 @@
+"""The component tree under Pulumi mocks: names, parents, types, inputs and outputs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime.mocks import MockMonitor
+
+from bringup.infra.components import Cluster, ClusterArgs
+from bringup.plan import Plan, make_plan
+from bringup.render import render_cluster_files, render_rack_files
+from bringup.spec import load_cluster
+
+STACKS = Path(__file__).resolve().parents[3] / "stacks"
+FILES = "pulumi-python:dynamic/bringup:RenderedFiles"
+
+
+class ParentMonitor(MockMonitor):
+    """The mock monitor, also noting each resource's parent by name."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.parents: dict[str, str] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # the gRPC method's name
+        self.parents[request.name] = request.parent.rsplit("::", 1)[-1] if request.parent else ""
+        return super().RegisterResource(request)
+
+
+class Recorder(pulumi.runtime.Mocks):
+    """Records every registered resource; returns its inputs as its state."""
+
+    def __init__(self) -> None:
+        self.registered: list[pulumi.runtime.MockResourceArgs] = []
+        self.monitor = ParentMonitor(self)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.registered.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+@pytest.fixture
+def mocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    monkeypatch.setenv("BRINGUP_ROOT", str(tmp_path))
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(
+        recorder, project="bringup", stack="lab", preview=False, monitor=recorder.monitor
+    )
+    return recorder
+
+
+def _deploy(plan: Plan) -> Cluster:
+    """Declare the tree and wait until every registration reached the mocks."""
+    made: list[Cluster] = []
+
+    @pulumi.runtime.test
+    def declare() -> None:
+        made.append(Cluster("lab", ClusterArgs(plan, "lab")))
+
+    declare()
+    return made[0]
+
+
+PLAN = make_plan(load_cluster(STACKS / "Pulumi.lab.yaml"))
+
+
+def test_tree_of_the_lab_stack(mocks: Recorder) -> None:
+    plan = PLAN
+    _deploy(plan)
+    by_name = {r.name: r for r in mocks.registered}
+    types = {name: r.typ for name, r in by_name.items()}
+    assert types["lab"] == "bringup:index:Cluster"
+    planes = [f"lab-{fp.name}-p{p}" for fp in plan.fabrics for p in fp.planes]
+    racks = [f"lab-{r.name}" for r in plan.racks]
+    assert all(types[n] == "bringup:index:FabricPlane" for n in planes)
+    assert all(types[n] == "bringup:index:Rack" for n in racks)
+    assert all(types[f"{n}-host-vars"] == FILES for n in racks)
+    assert types["lab-shared"] == "bringup:index:StorageSystem"
+    assert types["lab-lab-h1-r01-k02-nvl1"] == "bringup:index:NVLinkDomain"
+    for role in ("hosts", "group-vars", "cabling", "topology", "bom"):
+        assert types[f"lab-{role}"] == FILES
+    # exactly these resources: no per-node, per-GPU or per-cable resource
+    expected = 1 + len(planes) + 2 * len(racks) + 1 + 1 + 5
+    assert len(by_name) == expected
+    parents = mocks.monitor.parents
+    assert parents["lab"] == "bringup-lab"  # the stack resource
+    assert {parents[n] for n in planes + racks + ["lab-shared"]} == {"lab"}
+    assert parents["lab-lab-h1-r01-k02-nvl1"] == "lab-lab-h1-r01-k02"
+    assert all(parents[f"{n}-host-vars"] == n for n in racks)
+    assert all(parents[f"lab-{role}"] == "lab" for role in ("hosts", "cabling", "bom"))
+
+
+def test_rendered_files_carry_hashes_of_the_rendered_text(mocks: Recorder) -> None:
+    plan = PLAN
+    _deploy(plan)
+    inputs = {r.name: r.inputs for r in mocks.registered if r.typ == FILES}
+    rack = plan.racks[0].name
+    rendered = render_rack_files(plan, "lab", rack)
+    host_vars = inputs[f"lab-{rack}-host-vars"]
+    assert host_vars["dir"] == "inventory/lab"
+    assert host_vars["identity"] == f"{rack}:{plan.racks[0].sku}"
+    assert host_vars["files"] == {
+        rel: hashlib.sha256(text.encode()).hexdigest() for rel, text in rendered.items()
+    }
+    cluster_files = render_cluster_files(plan, "lab")
+    assert set(inputs["lab-hosts"]["files"]) == {"hosts.yml"}
+    assert set(inputs["lab-group-vars"]["files"]) == {
+        r for r in cluster_files if r.startswith("group_vars/")
+    }
+    every = set().union(*(set(i["files"]) for i in inputs.values()))
+    assert every == set(cluster_files) | {
+        r for rk in plan.racks for r in render_rack_files(plan, "lab", rk.name)
+    }
+
+
+def test_cluster_outputs(mocks: Recorder) -> None:
+    plan = PLAN
+    root = _deploy(plan)
+    assert root.nodes == len(plan.nodes) == 21
+    assert root.gpus == 88
+    assert root.inventory == "inventory/lab/hosts.yml"
+    compute = plan.fabric("compute")
+    assert root.switches["compute-p1"] == {
+        "leaf": compute.leaves(),
+        "spine": compute.spines(),
+        "core": 0,
+    }
+    assert set(root.switches) == {f"{fp.name}-p{p}" for fp in plan.fabrics for p in fp.planes}

@@ -1,0 +1,117 @@
+"""The RenderedFiles provider, called directly: create, diff, update, delete, pickling."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import dill
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+
+from bringup.infra import blobs
+from bringup.infra.files import RenderedFilesProvider
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BRINGUP_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def _props(
+    files: dict[str, str], identity: str = "r1:hgx-h100", folder: str = "inventory/t"
+) -> dict:
+    return {
+        "dir": folder,
+        "identity": identity,
+        "files": {rel: blobs.stage(text) for rel, text in files.items()},
+    }
+
+
+def test_create_writes_every_file(root: Path) -> None:
+    props = _props({"hosts.yml": "a: 1\n", "host_vars/n1.yml": "x: 2\n"})
+    result = RenderedFilesProvider().create(props)
+    assert (root / "inventory/t/hosts.yml").read_text() == "a: 1\n"
+    assert (root / "inventory/t/host_vars/n1.yml").read_text() == "x: 2\n"
+    assert result.outs == props
+    assert result.id
+
+
+def test_diff_reports_changed_hashes_and_replaces_on_identity(root: Path) -> None:
+    old = _props({"a.yml": "1\n"})
+    provider = RenderedFilesProvider()
+    same = provider.diff("id", old, _props({"a.yml": "1\n"}))
+    assert (same.changes, same.replaces) == (False, [])
+    changed = provider.diff("id", old, _props({"a.yml": "2\n"}))
+    assert (changed.changes, changed.replaces) == (True, [])
+    renamed = provider.diff("id", old, _props({"a.yml": "1\n"}, identity="r1:gb200-nvl72"))
+    assert (renamed.changes, renamed.replaces) == (True, ["identity"])
+    moved = provider.diff("id", old, _props({"a.yml": "1\n"}, folder="inventory/u"))
+    assert moved.replaces == ["dir"]
+
+
+def test_update_rewrites_changed_and_removes_dropped_files(root: Path) -> None:
+    provider = RenderedFilesProvider()
+    old = _props({"keep.yml": "k\n", "change.yml": "1\n", "drop/gone.yml": "g\n"})
+    provider.create(old)
+    keep = root / "inventory/t/keep.yml"
+    before = keep.stat().st_mtime_ns
+    new = _props({"keep.yml": "k\n", "change.yml": "2\n", "new.yml": "n\n"})
+    result = provider.update("id", old, new)
+    assert (root / "inventory/t/change.yml").read_text() == "2\n"
+    assert (root / "inventory/t/new.yml").read_text() == "n\n"
+    assert not (root / "inventory/t/drop").exists()
+    assert keep.stat().st_mtime_ns == before  # unchanged files are not rewritten
+    assert result.outs == new
+
+
+def test_update_restores_a_file_deleted_by_hand(root: Path) -> None:
+    provider = RenderedFilesProvider()
+    props = _props({"a.yml": "1\n"})
+    provider.create(props)
+    (root / "inventory/t/a.yml").unlink()
+    provider.update("id", props, props)
+    assert (root / "inventory/t/a.yml").read_text() == "1\n"
+
+
+def test_delete_removes_what_it_wrote_and_only_that(root: Path) -> None:
+    provider = RenderedFilesProvider()
+    props = _props({"host_vars/n1.yml": "1\n", "hosts.yml": "h\n"})
+    provider.create(props)
+    other = root / "inventory/t/other.yml"
+    other.write_text("not ours\n")
+    provider.delete("id", props)
+    assert not (root / "inventory/t/hosts.yml").exists()
+    assert not (root / "inventory/t/host_vars").exists()
+    assert other.read_text() == "not ours\n"
+    other.unlink()
+    provider.create(props)
+    provider.delete("id", props)
+    assert not (root / "inventory/t").exists()
+
+
+def test_missing_blob_fails_without_writing(root: Path) -> None:
+    props = {"dir": "inventory/t", "identity": "x", "files": {"a.yml": "0" * 64}}
+    with pytest.raises(FileNotFoundError, match="0" * 64):
+        RenderedFilesProvider().create(props)
+    assert not (root / "inventory/t/a.yml").exists()
+
+
+def test_provider_survives_the_engine_pickle_round_trip(root: Path) -> None:
+    text = serialize_provider(RenderedFilesProvider())
+    provider = dill.loads(base64.b64decode(text))
+    assert isinstance(provider, RenderedFilesProvider)
+    provider.create(_props({"a.yml": "1\n"}))
+    assert (root / "inventory/t/a.yml").read_text() == "1\n"
+    assert len(text) < 4096  # pickled by reference to the module, no captured state
+
+
+def test_blob_store_is_content_addressed_and_prunable(root: Path) -> None:
+    digest = blobs.stage("hello\n")
+    assert digest == blobs.stage("hello\n")
+    assert blobs.load(digest) == b"hello\n"
+    other = blobs.stage("bye\n")
+    assert blobs.prune({digest}) == 1
+    with pytest.raises(FileNotFoundError):
+        blobs.load(other)
