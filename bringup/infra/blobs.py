@@ -49,8 +49,14 @@ def prune(keep: set[str], root: Path | None = None) -> int:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    for attempt in range(3):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            break
+        except FileNotFoundError:  # a parallel delete removed the emptied folder: make it again
+            if attempt == 2:
+                raise
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -50,20 +50,11 @@ class FabricPlane(pulumi.ComponentResource):
         self, name: str, args: FabricPlaneArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__(f"{TOKEN}:FabricPlane", name, None, opts)
-        c = plane_counts(args.fabric, args.plane)
         self.counts = {
             "fabric": args.fabric.name,
             "plane": args.plane,
             "switch": args.fabric.switch.id,
-            "tiers": c.tiers,
-            "leaf": c.leaf,
-            "spine": c.spine,
-            "core": c.core,
-            "cables": {
-                "node_leaf": c.node_leaf,
-                "leaf_spine": c.leaf_spine,
-                "spine_core": c.spine_core,
-            },
+            **plane_counts(args.fabric, args.plane).as_dict(),
         }
         self.register_outputs(self.counts)
 

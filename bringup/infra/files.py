@@ -98,6 +98,13 @@ def _remove(folder: Path, rel: str) -> None:
     path = folder / rel
     path.unlink(missing_ok=True)
     parent = path.parent
-    while parent != folder.parent and parent.is_dir() and not any(parent.iterdir()):
-        parent.rmdir()
+    # The engine deletes resources in parallel: another delete may empty, remove or refill a
+    # folder between our look and our rmdir; whoever comes last removes it.
+    while parent != folder.parent:
+        try:
+            parent.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:  # not empty: someone else's files remain
+            return
         parent = parent.parent

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from math import ceil
+from typing import Any
 
 from bringup.catalog import load_catalog
 from bringup.plan.cabling import cable_counts
@@ -28,6 +29,21 @@ class PlaneCounts:
     leaf_spine: int
     spine_core: int
     transceivers: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape ``bringup plan --format json`` prints for a plane."""
+        return {
+            "tiers": self.tiers,
+            "leaf": self.leaf,
+            "spine": self.spine,
+            "core": self.core,
+            "cables": {
+                "node_leaf": self.node_leaf,
+                "leaf_spine": self.leaf_spine,
+                "spine_core": self.spine_core,
+            },
+            "transceivers": self.transceivers,
+        }
 
 
 def plane_counts(fp: FabricPlan, plane: int) -> PlaneCounts:

@@ -23,24 +23,7 @@ def summary(plan: Plan) -> dict[str, Any]:
     """Counts per cluster, fabric and plane (the shape ``bringup plan --format json`` prints)."""
     fabrics: dict[str, Any] = {}
     for fp in plan.fabrics:
-        planes = []
-        for plane in fp.planes:
-            c = plane_counts(fp, plane)
-            planes.append(
-                {
-                    "plane": plane,
-                    "tiers": c.tiers,
-                    "leaf": c.leaf,
-                    "spine": c.spine,
-                    "core": c.core,
-                    "cables": {
-                        "node_leaf": c.node_leaf,
-                        "leaf_spine": c.leaf_spine,
-                        "spine_core": c.spine_core,
-                    },
-                    "transceivers": c.transceivers,
-                }
-            )
+        planes = [{"plane": p, **plane_counts(fp, p).as_dict()} for p in fp.planes]
         fabrics[fp.name] = {
             "kind": fp.spec.kind.value,
             "role": fp.spec.role.value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dill
@@ -115,3 +116,14 @@ def test_blob_store_is_content_addressed_and_prunable(root: Path) -> None:
     assert blobs.prune({digest}) == 1
     with pytest.raises(FileNotFoundError):
         blobs.load(other)
+
+
+def test_parallel_deletes_of_one_folder_all_succeed(root: Path) -> None:
+    """The engine deletes resources concurrently; the last one out removes the folders."""
+    provider = RenderedFilesProvider()
+    props = [_props({f"host_vars/n{i}.yml": f"{i}\n"}, identity=f"r{i}") for i in range(128)]
+    for p in props:
+        provider.create(p)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(lambda p: provider.delete("id", p), props))
+    assert not (root / "inventory/t").exists()
