@@ -6,11 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= lab
 
-.PHONY: all setup engine run test lint benchmark clean
+.PHONY: all setup engine system run test lint benchmark clean
 
 all: run
 
-setup: $(VENV)/.installed engine
+setup: $(VENV)/.installed engine system
+
+# Debian packages for the lab (sshd, iproute2, dpkg-dev), installed when missing.
+system:
+	scripts/install-system-packages
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

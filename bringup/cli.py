@@ -209,6 +209,112 @@ def destroy_command(
     _engine_run("destroy", stack, stacks_dir, verbose)
 
 
+lab_app = typer.Typer(help="The embedded lab: emulated GPU nodes on this host (needs root).")
+app.add_typer(lab_app, name="lab")
+
+
+def _lab(stack: str) -> Any:
+    from bringup.lab.lab import Lab
+
+    return Lab(Path.cwd(), stack)
+
+
+def _lab_guard(action: Any) -> Any:
+    from bringup.lab.system import LabError
+
+    try:
+        return action()
+    except LabError as error:
+        raise _fail(str(error)) from None
+
+
+@lab_app.command("up")
+def lab_up(
+    stack: StackOption = "lab",
+    nodes: Annotated[int | None, typer.Option(help="Only the first N planned nodes.")] = None,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Start one lab host per planned node: namespace, overlay root, sshd, wired NICs."""
+    cluster = _load(stack, stacks_dir)
+    try:
+        plan = make_plan(cluster)
+    except PlanError as error:
+        raise _fail(str(error)) from None
+    if os.geteuid() != 0:
+        raise _fail("the lab needs root (network namespaces, bridges, overlay mounts)")
+    state = _lab_guard(lambda: _lab(stack).up(plan, nodes))
+    Console().print(f"lab {stack}: {len(state['nodes'])} nodes up in {state['seconds']} s")
+    _print_lab_status(stack)
+
+
+@lab_app.command("down")
+def lab_down(stack: StackOption = "lab") -> None:
+    """Remove every lab namespace, process, veth and bridge (safe to run twice)."""
+    removed = _lab_guard(lambda: _lab(stack).down())
+    Console().print(f"lab {stack}: removed {len(removed)} namespaces and links")
+
+
+@lab_app.command("status")
+def lab_status(stack: StackOption = "lab") -> None:
+    """Nodes, management addresses, sshd and injected faults."""
+    _print_lab_status(stack)
+
+
+def _print_lab_status(stack: str) -> None:
+    rows = _lab(stack).status()
+    table = Table(title=f"lab {stack}")
+    for column in ("node", "management", "up", "sshd", "faults"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["node"], r["management"], str(r["up"]), str(r["sshd"]), "; ".join(r["faults"])
+        )
+    Console().print(table if rows else f"lab {stack} is down")
+
+
+@lab_app.command("fault")
+def lab_fault(
+    node: Annotated[str, typer.Argument(help="Lab node name.")],
+    kind: Annotated[str, typer.Argument(help="Fault kind (see `bringup lab faults`).")],
+    stack: StackOption = "lab",
+    gpu: Annotated[int, typer.Option(help="GPU index.")] = 0,
+    link: Annotated[int, typer.Option(help="NVLink number.")] = 0,
+    device: Annotated[str | None, typer.Option(help="NIC device, e.g. mlx5_0.")] = None,
+    xid: Annotated[int, typer.Option(help="Xid number.")] = 79,
+    count: Annotated[int, typer.Option(help="How many errors.")] = 1,
+    value: Annotated[float | None, typer.Option(help="Rate or bandwidth to set.")] = None,
+    service: Annotated[str | None, typer.Option(help="Daemon, e.g. nvidia-imex.")] = None,
+    mount: Annotated[str | None, typer.Option(help="Mount point.")] = None,
+) -> None:
+    """Inject a fault into a running lab node."""
+    from bringup.lab.faults import Options
+
+    options = Options(gpu, link, device, xid, count, value, service, mount)
+    description = _lab_guard(lambda: _lab(stack).fault(node, kind, options))
+    Console().print(f"{node}: {description}", highlight=False)
+
+
+@lab_app.command("faults")
+def lab_faults() -> None:
+    """List the fault kinds."""
+    from bringup.lab.faults import FAULTS
+
+    for name, fn in sorted(FAULTS.items()):
+        Console().print(f"{name:<20} {(fn.__doc__ or '').strip()}", highlight=False)
+
+
+@lab_app.command("heal")
+def lab_heal(
+    node: Annotated[
+        str | None, typer.Argument(help="Node to heal; default every faulty node.")
+    ] = None,
+    stack: StackOption = "lab",
+) -> None:
+    """Undo injected faults."""
+    healed = _lab_guard(lambda: _lab(stack).heal(node))
+    Console().print(f"healed: {', '.join(healed) or 'nothing to heal'}")
+
+
 def main() -> None:
     """Entry point of the ``bringup`` script."""
     app()
