@@ -1,0 +1,24 @@
+"""Where the real tool outputs live (../shared beside the repository), and how to read them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
+REAL = SHARED / "fixtures" / "real"
+
+
+def real_files() -> list[str]:
+    """Every file under fixtures/real, as a path relative to it (empty if the folder is absent)."""
+    if not REAL.is_dir():
+        return []
+    return sorted(path.relative_to(REAL).as_posix() for path in REAL.rglob("*") if path.is_file())
+
+
+def real(relative: str) -> str:
+    """The text of one real fixture; fails (not skips) when the shared folder is missing."""
+    if not REAL.is_dir():
+        pytest.fail(f"real fixtures not found at {REAL.resolve()}")
+    return (REAL / relative).read_text(encoding="utf-8")
