@@ -14,19 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bringup.lab import hosts
+from bringup.lab.emulator.xid import xid_line
 from bringup.lab.profile import PROFILE_PATH
 from bringup.lab.system import LabError, in_node, ip
-
-XID_MESSAGES = {
-    48: "An uncorrectable double bit error (DBE) has been detected on GPU",
-    63: "Row remapping event",
-    64: "Row remapping failure",
-    74: "NVLink Error",
-    79: "GPU has fallen off the bus.",
-    92: "High single-bit ECC error rate",
-    94: "Contained ECC error",
-    95: "Uncontained ECC error",
-}
 
 
 @dataclass(frozen=True)
@@ -86,13 +76,10 @@ def _nic(t: Target, o: Options) -> dict[str, Any]:
 
 
 def _xid(t: Target, gpu: dict[str, Any], xid: int) -> None:
-    bus = gpu["pci_bus_id"][4:-2].lower()  # 00000000:18:00.0 -> 0000:18:00
-    message = XID_MESSAGES.get(xid, "Graphics SM Warp Exception")
-    t.profile["xid_events"].append({"gpu": gpu["index"], "xid": xid, "pci": bus})
-    uptime = 1000.0 + len(t.kernel_lines)
-    t.kernel_lines.append(
-        f"[{uptime:12.6f}] NVRM: Xid (PCI:{bus}): {xid}, pid=0, name=bringup-lab, {message}"
-    )
+    event = {"gpu": gpu["index"], "xid": xid, "pci_bus_id": gpu["pci_bus_id"]}
+    t.profile["xid_events"].append(event)
+    uptime = 1000.0 + len(t.profile["xid_events"])
+    t.kernel_lines.append(xid_line({**event, "uptime": uptime, "pid": 0, "name": "bringup-lab"}))
 
 
 @fault("gpu-off-bus")

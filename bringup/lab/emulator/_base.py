@@ -1,0 +1,158 @@
+"""What every emulated tool shares: the node's profile, the result of a run, the lab's clock.
+
+Standard library only, relative imports only: this package is copied into the lab's .deb and run
+on the nodes as ``python3 -m emulator <tool>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+PROFILE_ENV = "BRINGUP_LAB_PROFILE"
+PROFILE_DEFAULT = "/var/lib/bringup-lab/profile.json"
+NOW_ENV = "BRINGUP_LAB_NOW"
+
+Profile = dict[str, Any]
+Env = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one invocation of a tool printed and the status it exits with.
+
+    >>> Run("ok\\n").code
+    0
+    """
+
+    stdout: str = ""
+    stderr: str = ""
+    code: int = 0
+
+
+Tool = Callable[[Sequence[str], Profile, Env], Run]
+"""An emulated command: its arguments (without the tool name), the node's profile, the env."""
+
+
+class ProfileError(Exception):
+    """The profile is missing or unreadable; names the path."""
+
+
+def profile_path(env: Env) -> str:
+    """Where the node's profile lives: $BRINGUP_LAB_PROFILE, else the lab's default path."""
+    return env.get(PROFILE_ENV) or PROFILE_DEFAULT
+
+
+def load_profile(env: Env | None = None) -> Profile:
+    """The node's hardware profile (JSON, see bringup.lab.profile.node_profile)."""
+    path = profile_path(os.environ if env is None else env)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"bringup-lab: cannot read the hardware profile {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"bringup-lab: {path}: expected a JSON object")
+    return data
+
+
+def now(env: Env) -> datetime:
+    """The lab's clock: $BRINGUP_LAB_NOW (ISO 8601 or epoch seconds) when set, else the time."""
+    value = env.get(NOW_ENV, "").strip()
+    if not value:
+        return datetime.now()
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC).replace(tzinfo=None)
+    except ValueError:
+        pass
+    stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return stamp.replace(tzinfo=None) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def ctime(stamp: datetime) -> str:
+    """C's asctime without the newline: 'Wed Jun  7 19:32:16 2023' (day padded with a space)."""
+    return f"{stamp:%a %b} {stamp.day:>2} {stamp:%H:%M:%S %Y}"
+
+
+def log_stamp(stamp: datetime) -> str:
+    """The bracketed stamp of NVIDIA daemon logs: '[Dec 19 2024 22:08:53]'."""
+    return f"[{stamp:%b %d %Y %H:%M:%S}]"
+
+
+def gpus(profile: Profile) -> list[dict[str, Any]]:
+    """The node's GPUs in index order (present or not)."""
+    return sorted(profile.get("gpus") or [], key=lambda g: int(g["index"]))
+
+
+def present(gpu: Mapping[str, Any]) -> bool:
+    """False for a GPU that has fallen off the bus."""
+    return bool(gpu.get("present", True))
+
+
+def bus_short(gpu: Mapping[str, Any]) -> str:
+    """'00000000:18:00.0' -> '0000:18:00.0' (the form NVML prints in its errors)."""
+    bus_id = str(gpu["pci_bus_id"])
+    return bus_id[4:] if len(bus_id) == 16 else bus_id
+
+
+def bus_number(gpu: Mapping[str, Any]) -> int:
+    """The PCI bus of a GPU: '00000000:18:00.0' -> 0x18."""
+    return int(str(gpu["pci_bus_id"]).split(":")[1], 16)
+
+
+def lost_gpu_line(gpu: Mapping[str, Any]) -> str:
+    """What NVML-based tools print for a GPU that has fallen off the bus."""
+    return f"Unable to determine the device handle for GPU{bus_short(gpu)}: Unknown Error"
+
+
+def nics(profile: Profile) -> list[dict[str, Any]]:
+    """The node's NIC ports, in ibstat order (device name as a string, then port)."""
+    return sorted(profile.get("nics") or [], key=lambda n: (str(n["device"]), int(n["port"])))
+
+
+def nic_number(nic: Mapping[str, Any]) -> int:
+    """mlx5_10 -> 10, the order the PCI enumeration (and nvidia-smi topo) lists them in."""
+    tail = str(nic["device"]).rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def driver_version(profile: Profile) -> str:
+    """The driver version the profile records ('570.172.08'), or 'N/A'."""
+    return str((profile.get("driver") or {}).get("version") or "N/A")
+
+
+def cuda_version(profile: Profile) -> str:
+    """The CUDA version the driver supports ('12.8'), or 'N/A'."""
+    return str((profile.get("driver") or {}).get("cuda") or "N/A")
+
+
+def service_state(profile: Profile, name: str) -> str | None:
+    """'running', 'failed', 'stopped'... for a service the profile knows, else None."""
+    state = (profile.get("services") or {}).get(name)
+    return None if state is None else str(state)
+
+
+def domain_spans_nodes(profile: Profile) -> bool:
+    """True on NVL72-class trays: the NVLink domain is larger than the node (IMEX, fabric)."""
+    domain = profile.get("nvlink_domain") or {}
+    return int(domain.get("gpus") or 0) > len(profile.get("gpus") or [])
+
+
+def flag_value(args: Sequence[str], *names: str) -> str | None:
+    """The value of an option given as '-x V', '--xx V' or '--xx=V'; None when absent."""
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if name.startswith("--") and arg.startswith(name + "="):
+                return arg[len(name) + 1 :]
+    return None
+
+
+def has_flag(args: Sequence[str], *names: str) -> bool:
+    """True when one of `names` is among the arguments (also as '--name=value')."""
+    return any(arg in names or arg.split("=", 1)[0] in names for arg in args)
