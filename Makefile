@@ -40,6 +40,7 @@ test: lint
 benchmark: setup
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/engine_scale.py
+	$(BIN)/python benchmarks/lab_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out

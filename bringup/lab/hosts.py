@@ -161,7 +161,7 @@ def boot(lab: Path, repo: Path, node: LabNode, log: Path) -> int:
 
 def start_sshd(anchor: int) -> None:
     """Start sshd inside the node (it daemonizes and writes /run/sshd.pid there)."""
-    in_node(anchor, ["/usr/sbin/sshd", "-f", f"/{SSHD_CONFIG}"])
+    in_node(anchor, ["/usr/sbin/sshd", "-f", f"/{SSHD_CONFIG}", "-E", "/var/log/sshd.log"])
 
 
 def stop_sshd(anchor: int) -> None:
