@@ -209,6 +209,64 @@ def destroy_command(
     _engine_run("destroy", stack, stacks_dir, verbose)
 
 
+@app.command("provision")
+def provision_command(
+    stack: StackOption = "lab",
+    limit: Annotated[
+        str | None, typer.Option(help="Comma-separated hosts or groups (Ansible --limit).")
+    ] = None,
+    playbook: Annotated[Path, typer.Option(help="Playbook to run.")] = Path(
+        "playbooks/provision.yml"
+    ),
+    check: Annotated[
+        bool, typer.Option("--check", help="Report changes without making them.")
+    ] = False,
+    ssh_key: Annotated[Path | None, typer.Option(help="Private key (default: the lab's).")] = None,
+    known_hosts: Annotated[
+        Path | None, typer.Option(help="known_hosts (default: the lab's).")
+    ] = None,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Render the inventory and converge the nodes with Ansible, without Pulumi.
+
+    Exit codes: 0 every host converged, 1 some host failed or was unreachable, 2 bad input.
+    """
+    from bringup.provision import SshSettings, run_playbook
+    from bringup.provision.inventory import write_inventory
+    from bringup.provision.progress import Progress, result_table
+
+    cluster = _load(stack, stacks_dir)
+    try:
+        plan = make_plan(cluster)
+    except PlanError as error:
+        raise _fail(str(error)) from None
+    if not playbook.exists():
+        raise _fail(f"--playbook: {playbook} does not exist")
+    root = Path.cwd()
+    inventory = write_inventory(plan, stack, root)
+    lab_ssh = root / ".lab" / stack / "ssh"
+    ssh = SshSettings(
+        private_key=ssh_key or (lab_ssh / "id_ed25519" if lab_ssh.exists() else None),
+        known_hosts=known_hosts or (lab_ssh / "known_hosts" if lab_ssh.exists() else None),
+    )
+    hosts = limit.split(",") if limit else None
+    console = Console()
+    with Progress(len(hosts) if hosts else len(plan.nodes), console) as progress:
+        result = run_playbook(
+            playbook,
+            inventory=inventory,
+            private_data_dir=root / ".state" / "runs" / stack,
+            hosts=hosts,
+            ssh=ssh,
+            check=check,
+            on_event=progress.update,
+        )
+    console.print(result_table(result, f"{playbook.name} on {stack}{' (check)' if check else ''}"))
+    console.print(f"artifacts: {result.artifacts}", highlight=False)
+    if not result.converged:
+        raise typer.Exit(1)
+
+
 lab_app = typer.Typer(help="The embedded lab: emulated GPU nodes on this host (needs root).")
 app.add_typer(lab_app, name="lab")
 

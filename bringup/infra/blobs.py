@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
+
+from bringup.atomic import write_atomic
 
 STORE = Path(".state") / "artifacts"
 
@@ -45,23 +46,3 @@ def prune(keep: set[str], root: Path | None = None) -> int:
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
-    for attempt in range(3):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            break
-        except FileNotFoundError:  # a parallel delete removed the emptied folder: make it again
-            if attempt == 2:
-                raise
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from bringup.atomic import write_atomic
 from bringup.infra import blobs
 from bringup.infra.files import STAGED
 from bringup.infra.program import cluster_program
@@ -176,7 +177,7 @@ def _write_stack_config(path: Path, cluster: Cluster) -> None:
     settings["config"] = {
         f"{PROJECT}:cluster": cluster.model_dump(mode="json", exclude_defaults=True)
     }
-    blobs.write_atomic(path, yaml.safe_dump(settings, sort_keys=True).encode("utf-8"))
+    write_atomic(path, yaml.safe_dump(settings, sort_keys=True).encode("utf-8"))
 
 
 def _recorder(steps: dict[str, str]) -> Callable[[auto.EngineEvent], None]:

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
+from bringup.atomic import write_atomic
 from bringup.infra import blobs
 
 
@@ -91,7 +92,7 @@ def _outs(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(folder: Path, rel: str, digest: str) -> None:
-    blobs.write_atomic(folder / rel, blobs.load(digest))
+    write_atomic(folder / rel, blobs.load(digest))
 
 
 def _remove(folder: Path, rel: str) -> None:

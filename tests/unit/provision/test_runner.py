@@ -1,0 +1,103 @@
+"""run_playbook with a real Ansible run on this machine (local connection and a dead SSH port)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bringup.provision import TaskEvent, run_playbook
+
+PLAYBOOK = """
+- name: Probe
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Probe | Read the marker
+      ansible.builtin.command: "true"
+      changed_when: false
+    - name: Probe | Touch a file on the changing host
+      ansible.builtin.file:
+        path: "{{ marker }}"
+        state: touch
+        mode: "0644"
+      when: inventory_hostname == 'changer'
+    - name: Probe | Fail on the bad host
+      ansible.builtin.fail:
+        msg: "disk /dev/nvme9 missing"
+      when: inventory_hostname == 'bad'
+    - name: Probe | Carry on after the failure
+      ansible.builtin.command: "true"
+      changed_when: false
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    playbook = tmp_path / "probe.yml"
+    playbook.write_text(PLAYBOOK)
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}
+    inventory = tmp_path / "hosts.json"
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "vars": {"marker": str(tmp_path / "touched")},
+                    "hosts": {
+                        "steady": local,
+                        "changer": local,
+                        "bad": local,
+                        # a closed port on loopback: SSH cannot connect
+                        "gone": {
+                            "ansible_host": "127.0.0.1",
+                            "ansible_port": 9,
+                            "ansible_connection": "ssh",
+                        },
+                    },
+                }
+            }
+        )
+    )
+    return playbook, inventory
+
+
+def test_each_host_gets_its_own_verdict(project: tuple[Path, Path], tmp_path: Path) -> None:
+    playbook, inventory = project
+    events: list[TaskEvent] = []
+    result = run_playbook(
+        playbook, inventory=inventory, private_data_dir=tmp_path / "run", on_event=events.append
+    )
+    assert result.with_status("ok") == ["steady"]
+    assert result.with_status("changed") == ["changer"]
+    assert result.with_status("failed") == ["bad"]
+    assert result.with_status("unreachable") == ["gone"]
+    bad = result.hosts["bad"]
+    assert (bad.failed_task, bad.message) == (
+        "Probe | Fail on the bad host",
+        "disk /dev/nvme9 missing",
+    )
+    assert result.hosts["gone"].message
+    assert not result.converged
+    # the failure stopped neither the other hosts nor the play
+    assert TaskEvent("changer", "Probe | Carry on after the failure", "ok") in events
+    assert (result.artifacts / "stdout").exists()
+
+
+def test_limit_and_check_mode(project: tuple[Path, Path], tmp_path: Path) -> None:
+    playbook, inventory = project
+    result = run_playbook(
+        playbook,
+        inventory=inventory,
+        private_data_dir=tmp_path / "run",
+        hosts=["changer"],
+        check=True,
+    )
+    assert set(result.hosts) == {"changer"}
+    assert result.hosts["changer"].status == "changed"
+    assert not (tmp_path / "touched").exists()  # check mode reports, does not touch
+    again = run_playbook(
+        playbook, inventory=inventory, private_data_dir=tmp_path / "run", hosts=["changer"]
+    )
+    assert again.converged
+    assert (tmp_path / "touched").exists()
