@@ -149,7 +149,9 @@ VerboseOption = Annotated[
 ]
 
 
-def _engine_run(operation: str, stack: str, stacks_dir: Path, verbose: bool) -> None:
+def _engine_run(
+    operation: str, stack: str, stacks_dir: Path, verbose: bool, provision: bool = False
+) -> None:
     """Validate and plan first (bad input exits 2 before any resource is touched), then run."""
     from pulumi.automation import errors as auto_errors
 
@@ -160,7 +162,7 @@ def _engine_run(operation: str, stack: str, stacks_dir: Path, verbose: bool) -> 
         make_plan(cluster)
     except PlanError as error:
         raise _fail(str(error)) from None
-    engine = Engine(root=Path.cwd())
+    engine = Engine(root=Path.cwd(), provision=provision)
     console = Console()
     echo = (lambda line: console.print(line, markup=False, highlight=False)) if verbose else None
     try:
@@ -185,20 +187,35 @@ def _engine_run(operation: str, stack: str, stacks_dir: Path, verbose: bool) -> 
         console.print(f"{key}: {json.dumps(value, sort_keys=True)}", highlight=False)
 
 
+ProvisionOption = Annotated[
+    bool,
+    typer.Option(
+        "--provision/--no-provision",
+        help="Also converge each rack's nodes with playbooks/provision.yml (nodes must be up).",
+    ),
+]
+
+
 @app.command("preview")
 def preview_command(
-    stack: StackOption, stacks_dir: StacksDirOption = Path("stacks"), verbose: VerboseOption = False
+    stack: StackOption,
+    stacks_dir: StacksDirOption = Path("stacks"),
+    verbose: VerboseOption = False,
+    provision: ProvisionOption = False,
 ) -> None:
     """Show what `up` would create, update, replace or delete."""
-    _engine_run("preview", stack, stacks_dir, verbose)
+    _engine_run("preview", stack, stacks_dir, verbose, provision)
 
 
 @app.command("up")
 def up_command(
-    stack: StackOption, stacks_dir: StacksDirOption = Path("stacks"), verbose: VerboseOption = False
+    stack: StackOption,
+    stacks_dir: StacksDirOption = Path("stacks"),
+    verbose: VerboseOption = False,
+    provision: ProvisionOption = False,
 ) -> None:
     """Plan the stack and converge its resources: the rendered inventory and artifacts."""
-    _engine_run("up", stack, stacks_dir, verbose)
+    _engine_run("up", stack, stacks_dir, verbose, provision)
 
 
 @app.command("destroy")

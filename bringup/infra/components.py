@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
 from bringup.infra.files import RenderedFiles
+from bringup.infra.provisioning import Provisioning, text_hash, tree_hash
 from bringup.plan import Plan
 from bringup.plan.bom import plane_counts
 from bringup.plan.fabric import FabricPlan
@@ -22,6 +24,8 @@ from bringup.render import inventory_dir, render_cluster_files, render_rack_file
 from bringup.spec import StorageSystem as StorageSpec
 
 TOKEN = "bringup:index"
+REPOSITORY = Path(__file__).resolve().parents[2]  # roles/ and playbooks/ live here
+PLAYBOOK = "playbooks/provision.yml"
 
 # Cluster-wide files, one resource each so that a preview names which of them change.
 CLUSTER_FILES = {
@@ -87,6 +91,18 @@ class NVLinkDomain(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
+class Provision:
+    """What a rack's Provisioning resource needs beyond the rack itself."""
+
+    roles_hash: str
+    """Hash of roles/ and playbooks/: a change there converges every rack again."""
+    shared: tuple[str, ...]
+    """Cluster-wide rendered texts the rack's nodes read (group_vars of all and its SKU)."""
+    after: tuple[pulumi.Resource, ...]
+    """The cluster-wide file resources (inventory) the run reads."""
+
+
+@dataclass(frozen=True)
 class RackArgs:
     """One rack of the plan, and where its files go."""
 
@@ -100,6 +116,8 @@ class RackArgs:
     """Its NVLink domains that span several nodes (NVL72)."""
     stack: str
     """Stack name: names the inventory folder."""
+    provision: Provision | None = None
+    """Converge the rack's nodes after its files are written; None renders only."""
 
 
 class Rack(pulumi.ComponentResource):
@@ -110,13 +128,28 @@ class Rack(pulumi.ComponentResource):
         rack = args.rack
         child = pulumi.ResourceOptions(parent=self)
         files = render_rack_files(args.plan, args.stack, rack.name)
-        RenderedFiles(
+        host_vars = RenderedFiles(
             f"{name}-host-vars",
             inventory_dir(args.stack),
             files,
             identity=f"{rack.name}:{rack.sku}",
             opts=child,
         )
+        if args.provision is not None:
+            texts = [files[k] for k in sorted(files)] + list(args.provision.shared)
+            Provisioning(
+                f"{name}-provisioning",
+                {
+                    "stack": args.stack,
+                    "rack": rack.name,
+                    "hosts": list(args.nodes),
+                    "inventory": f"{inventory_dir(args.stack)}/hosts.yml",
+                    "playbook": PLAYBOOK,
+                    "vars_hash": text_hash(texts),
+                    "roles_hash": args.provision.roles_hash,
+                },
+                pulumi.ResourceOptions(parent=self, depends_on=[host_vars, *args.provision.after]),
+            )
         for domain in args.domains:
             suffix = domain.name.removeprefix(rack.name + "-")
             NVLinkDomain(f"{name}-{suffix}", NVLinkDomainArgs(domain), child)
@@ -162,6 +195,8 @@ class ClusterArgs:
     """The plan every child reads."""
     stack: str
     """Stack name: names the inventory folder."""
+    provision: bool = False
+    """Also converge every rack with the provision playbook (Provisioning resources)."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -183,9 +218,35 @@ class Cluster(pulumi.ComponentResource):
         for domain in plan.domains:
             if len(domain.nodes) > 1:
                 domains[domain.rack].append(domain)
+        rendered = render_cluster_files(plan, args.stack)
+        folder = inventory_dir(args.stack)
+        cluster_files = {
+            role: RenderedFiles(
+                f"{name}-{role}",
+                folder,
+                {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)},
+                identity=args.stack,
+                opts=child,
+            )
+            for role, prefixes in CLUSTER_FILES.items()
+        }
+        roles = tree_hash(REPOSITORY, ("roles", "playbooks")) if args.provision else ""
+        after = (cluster_files["hosts"], cluster_files["group-vars"])
         for rack in plan.racks:
+            provision = None
+            if args.provision:
+                shared = (
+                    rendered["group_vars/all.yml"],
+                    rendered[f"group_vars/sku-{rack.sku}.yml"],
+                )
+                provision = Provision(roles, shared, after)
             rack_args = RackArgs(
-                plan, rack, tuple(nodes[rack.name]), tuple(domains[rack.name]), args.stack
+                plan,
+                rack,
+                tuple(nodes[rack.name]),
+                tuple(domains[rack.name]),
+                args.stack,
+                provision,
             )
             Rack(f"{name}-{rack.name}", rack_args, child)
         for store in plan.cluster.storage:
@@ -195,11 +256,6 @@ class Cluster(pulumi.ComponentResource):
                 if store.fabric is None or n.name in plan.fabric(store.fabric).by_name
             )
             StorageSystem(f"{name}-{store.name}", StorageSystemArgs(store, clients), child)
-        rendered = render_cluster_files(plan, args.stack)
-        folder = inventory_dir(args.stack)
-        for role, prefixes in CLUSTER_FILES.items():
-            files = {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)}
-            RenderedFiles(f"{name}-{role}", folder, files, identity=args.stack, opts=child)
         self.nodes = len(plan.nodes)
         self.gpus = plan.gpus
         self.switches = {

@@ -54,6 +54,8 @@ class Engine:
 
     root: Path
     tools: Path = field(default_factory=default_tools)
+    provision: bool = False
+    """Declare a Provisioning resource per rack: `up` converges the nodes it changed."""
 
     @property
     def state(self) -> Path:
@@ -123,7 +125,7 @@ class Engine:
         return auto.create_or_select_stack(
             stack_name=name,
             project_name=PROJECT,
-            program=lambda: _run(cluster, name),
+            program=lambda: _run(cluster, name, self.provision),
             opts=opts,
         )
 
@@ -143,8 +145,12 @@ class Engine:
         """Converge the stack to the plan; prunes blobs no file refers to any more."""
         steps: dict[str, str] = {}
         STAGED.clear()
+        # One rack failing to converge must not stop the others.
         result = self.stack(name, cluster).up(
-            on_event=_recorder(steps), on_output=on_output, color="never"
+            on_event=_recorder(steps),
+            on_output=on_output,
+            color="never",
+            continue_on_error=self.provision or None,
         )
         blobs.prune(set(STAGED), self.root)
         outputs = {k: v.value for k, v in result.outputs.items()}
@@ -165,8 +171,8 @@ class Engine:
         return len(deployment.get("resources", []))
 
 
-def _run(cluster: Cluster, stack: str) -> None:
-    cluster_program(cluster, stack)
+def _run(cluster: Cluster, stack: str, provision: bool) -> None:
+    cluster_program(cluster, stack, provision)
 
 
 def _write_stack_config(path: Path, cluster: Cluster) -> None:

@@ -13,9 +13,9 @@ from bringup.plan import make_plan
 from bringup.spec import Cluster as ClusterSpec
 
 
-def cluster_program(cluster: ClusterSpec, stack: str) -> Cluster:
+def cluster_program(cluster: ClusterSpec, stack: str, provision: bool = False) -> Cluster:
     """Plan `cluster` and declare its component tree; exports the stack outputs."""
-    root = Cluster(cluster.name, ClusterArgs(make_plan(cluster), stack))
+    root = Cluster(cluster.name, ClusterArgs(make_plan(cluster), stack, provision))
     pulumi.export("nodes", root.nodes)
     pulumi.export("gpus", root.gpus)
     pulumi.export("switches", root.switches)

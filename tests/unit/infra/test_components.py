@@ -56,13 +56,13 @@ def mocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def _deploy(plan: Plan) -> Cluster:
+def _deploy(plan: Plan, provision: bool = False) -> Cluster:
     """Declare the tree and wait until every registration reached the mocks."""
     made: list[Cluster] = []
 
     @pulumi.runtime.test
     def declare() -> None:
-        made.append(Cluster("lab", ClusterArgs(plan, "lab")))
+        made.append(Cluster("lab", ClusterArgs(plan, "lab", provision)))
 
     declare()
     return made[0]
@@ -133,3 +133,24 @@ def test_cluster_outputs(mocks: Recorder) -> None:
         "core": 0,
     }
     assert set(root.switches) == {f"{fp.name}-p{p}" for fp in plan.fabrics for p in fp.planes}
+
+
+def test_provisioning_is_one_resource_per_rack_after_its_files(mocks: Recorder) -> None:
+    _deploy(PLAN, provision=True)
+    provisioning = {
+        r.name: r.inputs for r in mocks.registered if r.typ.endswith("bringup:Provisioning")
+    }
+    racks = [r.name for r in PLAN.racks]
+    assert set(provisioning) == {f"lab-{name}-provisioning" for name in racks}
+    for name in racks:
+        inputs = provisioning[f"lab-{name}-provisioning"]
+        assert inputs["hosts"] == [n.name for n in PLAN.nodes if n.rack == name]
+        assert inputs["playbook"] == "playbooks/provision.yml"
+        assert mocks.monitor.parents[f"lab-{name}-provisioning"] == f"lab-{name}"
+    hashes = [i["vars_hash"] for i in provisioning.values()]
+    assert len(set(hashes)) == len(hashes)  # each rack's variables are its own
+
+
+def test_no_provisioning_unless_asked(mocks: Recorder) -> None:
+    _deploy(PLAN)
+    assert not [r for r in mocks.registered if r.typ.endswith("bringup:Provisioning")]

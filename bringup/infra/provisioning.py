@@ -1,0 +1,113 @@
+"""Provisioning: a dynamic resource that converges one rack's nodes with the provision playbook.
+
+Its inputs are the rack's hosts and two hashes: of the variables rendered for those hosts and of
+the roles and playbooks. `up` converges the racks whose inputs changed and only those. The
+outputs are the per-host results; a rack with a failed or unreachable host fails its resource
+with a message naming each host and task, while the other racks go on converging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from bringup.infra import blobs
+from bringup.provision import SshSettings, run_playbook
+
+
+class ProvisioningProvider(ResourceProvider):
+    """Runs the playbook for the hosts of one Provisioning resource."""
+
+    serialize_as_secret_always = False
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Converge the rack."""
+        return CreateResult(id_=f"{props['stack']}/{props['rack']}", outs=_converge(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Converge again when the hosts, their variables or the roles changed."""
+        keys = ("hosts", "vars_hash", "roles_hash", "playbook", "inventory")
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Converge the rack again."""
+        return UpdateResult(outs=_converge(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Nothing to undo: a node keeps what it was given until it is reprovisioned."""
+
+
+def _converge(props: dict[str, Any]) -> dict[str, Any]:
+    root = blobs.project_root()
+    lab_ssh = root / ".lab" / props["stack"] / "ssh"
+    ssh = SshSettings(
+        private_key=lab_ssh / "id_ed25519" if lab_ssh.exists() else None,
+        known_hosts=lab_ssh / "known_hosts" if lab_ssh.exists() else None,
+    )
+    result = run_playbook(
+        root / props["playbook"],
+        inventory=root / props["inventory"],
+        private_data_dir=root / ".state" / "runs" / props["stack"] / props["rack"],
+        hosts=list(props["hosts"]),
+        ssh=ssh,
+    )
+    hosts = {
+        h: {
+            "status": r.status,
+            "changed": r.changed,
+            "failed_task": r.failed_task,
+            "message": r.message,
+        }
+        for h, r in result.hosts.items()
+    }
+    bad = [
+        f"{h} {r['status']}"
+        + (f" at '{r['failed_task']}'" if r["failed_task"] else "")
+        + f": {r['message']}"
+        for h, r in sorted(hosts.items())
+        if r["status"] in ("failed", "unreachable")
+    ]
+    missing = sorted(set(props["hosts"]) - set(hosts))
+    if bad or missing:
+        detail = "; ".join(bad + [f"{h} not reached by the play" for h in missing])
+        raise RuntimeError(f"rack {props['rack']}: {detail} (artifacts: {result.artifacts})")
+    return {**props, "results": hosts}
+
+
+class Provisioning(Resource, module="bringup", name="Provisioning"):
+    """One rack (or SU) converged by the provision playbook."""
+
+    results: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        name: str,
+        props: dict[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`props`: stack, rack, hosts, inventory, playbook, vars_hash, roles_hash."""
+        super().__init__(ProvisioningProvider(), name, {**props, "results": None}, opts)
+
+
+def tree_hash(root: Path, folders: tuple[str, ...]) -> str:
+    """sha256 over every file (path and bytes) under `folders` of `root`, in sorted order."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file():
+                digest.update(
+                    str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0"
+                )
+    return digest.hexdigest()
+
+
+def text_hash(texts: list[str]) -> str:
+    """sha256 over some rendered texts, in the order given."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode() + b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,90 @@
+"""The Provisioning provider, called directly, with a real Ansible run on a local connection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bringup.infra.provisioning import ProvisioningProvider, text_hash, tree_hash
+
+PLAYBOOK = """
+- name: Converge
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Converge | Write the marker
+      ansible.builtin.copy:
+        dest: "{{ marker_dir }}/{{ inventory_hostname }}"
+        content: "{{ inventory_hostname }}\\n"
+        mode: "0644"
+    - name: Converge | Fail where asked
+      ansible.builtin.fail:
+        msg: "dcgmi diag failed on GPU 3"
+      when: inventory_hostname in fail_on
+"""
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BRINGUP_ROOT", str(tmp_path))
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "provision.yml").write_text(PLAYBOOK)
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}
+    inventory = tmp_path / "inventory" / "t" / "hosts.yml"
+    inventory.parent.mkdir(parents=True)
+    hosts = {f"n{i}": local for i in range(1, 5)}
+    variables = {"marker_dir": str(tmp_path / "markers"), "fail_on": ["n4"]}
+    inventory.write_text(json.dumps({"all": {"hosts": hosts, "vars": variables}}))
+    (tmp_path / "markers").mkdir()
+    return tmp_path
+
+
+def _props(hosts: list[str], vars_hash: str = "v1") -> dict[str, object]:
+    return {
+        "stack": "t",
+        "rack": "r1",
+        "hosts": hosts,
+        "inventory": "inventory/t/hosts.yml",
+        "playbook": "playbooks/provision.yml",
+        "vars_hash": vars_hash,
+        "roles_hash": "x",
+        "results": None,
+    }
+
+
+def test_create_converges_only_the_racks_hosts(root: Path) -> None:
+    result = ProvisioningProvider().create(_props(["n1", "n2"]))
+    assert sorted(p.name for p in (root / "markers").iterdir()) == ["n1", "n2"]
+    assert {h: r["status"] for h, r in result.outs["results"].items()} == {
+        "n1": "changed",
+        "n2": "changed",
+    }
+    assert result.id == "t/r1"
+
+
+def test_a_failed_host_fails_the_resource_naming_host_and_task(root: Path) -> None:
+    with pytest.raises(RuntimeError) as error:
+        ProvisioningProvider().create(_props(["n3", "n4"]))
+    message = str(error.value)
+    assert "n4 failed at 'Converge | Fail where asked': dcgmi diag failed on GPU 3" in message
+    assert "n3" not in message.split("(artifacts")[0]
+    assert (root / "markers" / "n3").exists()  # the healthy host converged all the same
+
+
+def test_diff_converges_again_only_when_inputs_change(root: Path) -> None:
+    provider = ProvisioningProvider()
+    old = {**_props(["n1"]), "results": {"n1": {"status": "ok"}}}
+    assert provider.diff("t/r1", old, _props(["n1"])).changes is False
+    assert provider.diff("t/r1", old, _props(["n1"], vars_hash="v2")).changes is True
+    assert provider.diff("t/r1", old, _props(["n1", "n2"])).changes is True
+
+
+def test_hashes_follow_content(tmp_path: Path) -> None:
+    (tmp_path / "roles" / "a").mkdir(parents=True)
+    (tmp_path / "roles" / "a" / "main.yml").write_text("x")
+    before = tree_hash(tmp_path, ("roles", "playbooks"))
+    (tmp_path / "roles" / "a" / "main.yml").write_text("y")
+    assert tree_hash(tmp_path, ("roles", "playbooks")) != before
+    assert text_hash(["a", "b"]) != text_hash(["ab"])
