@@ -251,6 +251,7 @@ def provision_command(
     from bringup.provision import SshSettings, run_playbook
     from bringup.provision.inventory import write_inventory
     from bringup.provision.progress import Progress, result_table
+    from bringup.provision.runner import lab_settings
 
     cluster = _load(stack, stacks_dir)
     try:
@@ -261,10 +262,9 @@ def provision_command(
         raise _fail(f"--playbook: {playbook} does not exist")
     root = Path.cwd()
     inventory = write_inventory(plan, stack, root)
-    lab_ssh = root / ".lab" / stack / "ssh"
+    lab_ssh, extra_vars = lab_settings(root, stack)
     ssh = SshSettings(
-        private_key=ssh_key or (lab_ssh / "id_ed25519" if lab_ssh.exists() else None),
-        known_hosts=known_hosts or (lab_ssh / "known_hosts" if lab_ssh.exists() else None),
+        private_key=ssh_key or lab_ssh.private_key, known_hosts=known_hosts or lab_ssh.known_hosts
     )
     hosts = limit.split(",") if limit else None
     console = Console()
@@ -275,6 +275,7 @@ def provision_command(
             private_data_dir=root / ".state" / "runs" / stack,
             hosts=hosts,
             ssh=ssh,
+            extra_vars=extra_vars,
             check=check,
             on_event=progress.update,
         )

@@ -264,11 +264,34 @@ class SkuOverride(_Model):
     thresholds: dict[str, float | int | bool] = Field(default_factory=dict)
 
 
+CUDA_REPOSITORY = (
+    "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] "
+    "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /"
+)
+"""NVIDIA's CUDA apt repository for Ubuntu 22.04 x86_64: drivers, fabric manager, IMEX, DCGM."""
+
+_APT_SOURCE = re.compile(r"^deb (\[[^\]]+\] )?[a-z][a-z0-9+.-]*:\S+( \S+)+$")
+
+
+def _apt_source(value: str) -> str:
+    if not _APT_SOURCE.match(value):
+        raise ValueError(
+            "expected a one-line apt source: 'deb [options] URI suite [components]', "
+            "e.g. 'deb [trusted=yes] file:/srv/repo ./'"
+        )
+    return value
+
+
 class Cluster(_Model):
     """The whole declaration of one stack."""
 
     name: DnsLabel
     site: Site
+    package_repository: Annotated[str, AfterValidator(_apt_source)] = Field(
+        default=CUDA_REPOSITORY,
+        description="The apt source line the nodes install NVIDIA's packages from "
+        "(the lab's own repository in the lab stack).",
+    )
     racks: tuple[RackGroup, ...] = Field(min_length=1)
     fabrics: tuple[Fabric, ...] = ()
     storage: tuple[StorageSystem, ...] = ()

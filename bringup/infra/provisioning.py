@@ -16,7 +16,8 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from bringup.infra import blobs
-from bringup.provision import SshSettings, run_playbook
+from bringup.provision import run_playbook
+from bringup.provision.runner import REPOSITORY, lab_settings
 
 
 class ProvisioningProvider(ResourceProvider):
@@ -43,17 +44,17 @@ class ProvisioningProvider(ResourceProvider):
 
 def _converge(props: dict[str, Any]) -> dict[str, Any]:
     root = blobs.project_root()
-    lab_ssh = root / ".lab" / props["stack"] / "ssh"
-    ssh = SshSettings(
-        private_key=lab_ssh / "id_ed25519" if lab_ssh.exists() else None,
-        known_hosts=lab_ssh / "known_hosts" if lab_ssh.exists() else None,
-    )
+    ssh, extra_vars = lab_settings(root, props["stack"])
+    playbook = root / props["playbook"]
+    if not playbook.exists():  # a project folder apart from the repository (tests, benchmarks)
+        playbook = REPOSITORY / props["playbook"]
     result = run_playbook(
-        root / props["playbook"],
+        playbook,
         inventory=root / props["inventory"],
         private_data_dir=root / ".state" / "runs" / props["stack"] / props["rack"],
         hosts=list(props["hosts"]),
         ssh=ssh,
+        extra_vars=extra_vars,
     )
     hosts = {
         h: {
@@ -72,6 +73,11 @@ def _converge(props: dict[str, Any]) -> dict[str, Any]:
         if r["status"] in ("failed", "unreachable")
     ]
     missing = sorted(set(props["hosts"]) - set(hosts))
+    if not hosts:
+        output = (result.artifacts / "stdout").read_text(errors="replace")[-1500:].strip()
+        raise RuntimeError(
+            f"rack {props['rack']}: the playbook did not run ({result.status}): {output}"
+        )
     if bad or missing:
         detail = "; ".join(bad + [f"{h} not reached by the play" for h in missing])
         raise RuntimeError(f"rack {props['rack']}: {detail} (artifacts: {result.artifacts})")

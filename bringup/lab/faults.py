@@ -209,7 +209,7 @@ def mount_missing(t: Target, o: Options) -> str:
 @fault("unreachable")
 def unreachable(t: Target, o: Options) -> str:
     """The node unreachable: its sshd stopped."""
-    hosts.stop_sshd(t.record["anchor"])
+    hosts.stop_sshd(t.record["anchor"], t.record["netns"])
     return "sshd stopped"
 
 

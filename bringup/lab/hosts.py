@@ -17,7 +17,7 @@ from typing import Any
 
 from bringup.lab.layout import LabLayout, LabNode
 from bringup.lab.profile import PROFILE_PATH
-from bringup.lab.system import LabError, alive, in_node, ip, run
+from bringup.lab.system import LabError, alive, in_node, ip, kill, netns_pids, run
 
 REPO_MOUNT = "/srv/bringup-lab/repo"
 SSHD_CONFIG = "etc/ssh/sshd_bringup_config"
@@ -58,6 +58,7 @@ def prepare_root(
     text = json.dumps(profile, indent=1, sort_keys=True) + "\n"
     _write(upper / PROFILE_PATH, text)
     _write(base / "profile.healthy.json", text)  # what `heal` restores
+    _mask_host_apt_sources(upper)
     _write(
         upper / "etc/apt/sources.list.d/bringup-lab.list",
         f"deb [trusted=yes] file:{REPO_MOUNT} ./\n",
@@ -72,6 +73,20 @@ def prepare_root(
     _write(upper / SSHD_CONFIG, _sshd_config(node))
     _write(upper / "var/log/kern.log", "", keep=True)
     return (key.parent / "ssh_host_ed25519_key.pub").read_text().split(" ")[1]
+
+
+def _mask_host_apt_sources(upper: Path) -> None:
+    """Hide the host's apt sources from the node (empty files in the upper layer).
+
+    A node reaches no mirror, so with the host's sources `apt-get update` fails; the node sees
+    only the lab's repository and whatever provisioning configures.
+    """
+    masked = [Path("/etc/apt/sources.list")]
+    masked += sorted(Path("/etc/apt/sources.list.d").glob("*.list"))
+    masked += sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
+    for path in masked:
+        if path.exists():
+            _write(upper / path.relative_to("/"), "")
 
 
 def _sshd_config(node: LabNode) -> str:
@@ -164,9 +179,19 @@ def start_sshd(anchor: int) -> None:
     in_node(anchor, ["/usr/sbin/sshd", "-f", f"/{SSHD_CONFIG}", "-E", "/var/log/sshd.log"])
 
 
-def stop_sshd(anchor: int) -> None:
-    """Stop the node's sshd, leaving the node itself up (the 'unreachable' fault)."""
-    in_node(anchor, ["sh", "-c", "kill $(cat /run/sshd.pid) && rm -f /run/sshd.pid"], check=False)
+def stop_sshd(anchor: int, netns: str) -> None:
+    """Stop the node's sshd and drop its open sessions (multiplexed ones included), leaving
+    the node itself up: the 'unreachable' fault."""
+    in_node(anchor, ["sh", "-c", "kill $(cat /run/sshd.pid); rm -f /run/sshd.pid"], check=False)
+    sessions = [p for p in netns_pids(netns) if _comm(p) == "sshd"]
+    kill(sessions)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def sshd_running(anchor: int) -> bool:

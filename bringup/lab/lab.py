@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bringup.lab import hosts
+from bringup.lab.extra_vars import lab_extra_vars
 from bringup.lab.faults import Options, heal, inject
 from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, LabLayout, lab_layout
 from bringup.lab.packages import build_repository
@@ -89,6 +90,8 @@ class Lab:
             host_keys.append(f"{node.name},{node.management.ip} ssh-ed25519 {host_key}\n")
             records.append(_record(node, anchor))
         self.known_hosts.write_text("".join(host_keys))
+        # what Ansible runs against this lab add to the inventory (read by bringup provision)
+        (self.dir / "extra_vars.json").write_text(json.dumps(lab_extra_vars(), indent=1) + "\n")
         state = {
             "stack": self.stack,
             "nodes": records,

@@ -31,6 +31,28 @@ def netdev_name(link_layer: LinkLayer, port: Port, plane: int, multifunction: bo
     return f"en{domain}p{port.pci_bus}s0{suffix}np{function if suffix else 0}"
 
 
+# Interface MTU by link layer and network role. IPoIB runs in datagram mode, whose MTU is the 4K
+# InfiniBand MTU less the 4-byte IPoIB header (NVIDIA MLNX_OFED/DOCA-OFED "IPoIB" documentation).
+# RoCE compute and storage rails carry jumbo frames (NVIDIA's RoCE and Spectrum-X guides set 9000
+# on hosts, 9216 on switches). The in-band network reaches services outside the cluster and keeps
+# Ethernet's 1500.
+_MTU = {
+    (LinkLayer.INFINIBAND, None): 4092,
+    (LinkLayer.ETHERNET, Role.COMPUTE): 9000,
+    (LinkLayer.ETHERNET, Role.STORAGE): 9000,
+    (LinkLayer.ETHERNET, None): 1500,
+}
+
+
+def interface_mtu(link_layer: LinkLayer, role: Role) -> int:
+    """The MTU a NIC's interface runs at: by link layer, and for Ethernet by network role.
+
+    >>> interface_mtu(LinkLayer.INFINIBAND, Role.COMPUTE)
+    4092
+    """
+    return _MTU.get((link_layer, role)) or _MTU[(link_layer, None)]
+
+
 def expected_state(plan: Plan, node: Node) -> dict[str, Any]:
     """Everything `node` must show once provisioned and admitted."""
     sku = load_catalog().sku(node.sku)
@@ -126,6 +148,7 @@ def _nic(
         "model": network.model,
         "link_layer": link_layer.value,
         "rate_gbps": fp.spec.speed_gbps,
+        "mtu": interface_mtu(link_layer, fp.spec.role),
         "address": str(layout.address(plane, rail, su, slot)),
         "prefix": layout.subnet(plane, rail, su).prefixlen,
         "gateway": str(gateway) if gateway else None,

@@ -9,6 +9,7 @@ unreachable host never stops the others: Ansible carries on with the rest of the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,6 +20,8 @@ from typing import Any, Literal
 
 import ansible_runner  # type: ignore[import-untyped]
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+"""Where roles/, playbooks/ and ansible.cfg live (they ship with bringup)."""
 HostStatus = Literal["ok", "changed", "failed", "unreachable"]
 EventStatus = Literal["started", "ok", "changed", "failed", "unreachable", "skipped"]
 MAX_FORKS = 256
@@ -63,6 +66,20 @@ class RunResult:
     def converged(self) -> bool:
         """Every host ok or changed."""
         return bool(self.hosts) and all(r.status in ("ok", "changed") for r in self.hosts.values())
+
+
+def lab_settings(root: Path, stack: str) -> tuple[SshSettings, dict[str, Any]]:
+    """SSH settings and extra variables of the stack's lab, when one was brought up here.
+
+    The lab leaves its key, known_hosts and Ansible overrides under ``.lab/<stack>/``; against
+    real hosts there is none and Ansible's own SSH configuration applies.
+    """
+    lab = root / ".lab" / stack
+    if not (lab / "ssh").exists():
+        return SshSettings(), {}
+    extra = lab / "extra_vars.json"
+    variables = json.loads(extra.read_text()) if extra.exists() else {}
+    return SshSettings(lab / "ssh" / "id_ed25519", lab / "ssh" / "known_hosts"), variables
 
 
 @dataclass(frozen=True)
@@ -112,10 +129,16 @@ def run_playbook(
     forks = max(1, min(len(hosts) if hosts else MAX_FORKS, MAX_FORKS))
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_ROLES_PATH": str(REPOSITORY / "roles"),
+        # ansible refuses to start without a UTF-8 locale (a daemon's environment may have none)
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
         "ANSIBLE_FORCE_COLOR": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         **(ssh or SshSettings()).env(),
     }
+    if (REPOSITORY / "ansible.cfg").exists():
+        env["ANSIBLE_CONFIG"] = str(REPOSITORY / "ansible.cfg")
     collector = _Collector(on_event)
     cmdline = "--check --diff" if check else None
     runner = ansible_runner.run(

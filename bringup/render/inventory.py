@@ -28,6 +28,7 @@ from bringup.plan.bom import bill_of_materials
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
 from bringup.render.environment import template
 from bringup.render.hosts import all_group, sku_group
+from bringup.render.role_vars import cluster_role_vars, host_role_vars, sku_role_vars
 
 
 def inventory_dir(stack: str) -> str:
@@ -64,14 +65,15 @@ def render_cluster_files(plan: Plan, stack: str) -> dict[str, str]:
 def render_rack_files(plan: Plan, stack: str, rack: str) -> dict[str, str]:
     """The host_vars of every node of `rack`, by relative path; ValueError for an unknown rack."""
     host_template = template("inventory/host_vars/host.yml.j2")
-    files = {
-        f"host_vars/{node.name}.yml": host_template.render(
+    files = {}
+    for node in _rack_nodes(plan, rack):
+        expected = expected_state(plan, node)
+        files[f"host_vars/{node.name}.yml"] = host_template.render(
             stack=stack,
-            expected=expected_state(plan, node),
+            expected=expected,
             kubernetes_labels=kubernetes_labels(plan, node),
+            role_vars=host_role_vars(expected),
         )
-        for node in _rack_nodes(plan, rack)
-    }
     return dict(sorted(files.items()))
 
 
@@ -111,6 +113,7 @@ def _cluster_vars(plan: Plan, stack: str) -> dict[str, Any]:
         "storage": [
             s.model_dump(mode="json") for s in sorted(cluster.storage, key=lambda s: s.name)
         ],
+        "role_vars": cluster_role_vars(plan),
     }
 
 
@@ -127,6 +130,7 @@ def _sku_vars(plan: Plan, sku_id: str, stack: str) -> dict[str, Any]:
         },
         "software": software.model_dump(mode="json") if software else None,
         "thresholds": plan.thresholds[sku_id].model_dump(mode="json"),
+        "role_vars": sku_role_vars(plan, sku_id),
     }
 
 

@@ -128,6 +128,10 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
     ("override-hyphenated-threshold",
      {"overrides": {"hgx-h100": {"thresholds": {"bogus": 1}}}},
      "overrides.hgx-h100.thresholds.bogus", ["unknown threshold"]),
+    ("repository-url-only", {"package_repository": "https://example.com/repo"},
+     "package_repository", ["got 'https://example.com/repo'", "one-line apt source"]),
+    ("repository-no-suite", {"package_repository": "deb file:/srv/repo"},
+     "package_repository", ["one-line apt source"]),
     ("type-cidr-int", {"fabrics.0.cidr": 12}, "fabrics.0.cidr", ["got 12", "CIDR"]),
     ("type-cidr-bool", {"fabrics.0.cidr": True}, "fabrics.0.cidr", ["got True", "CIDR"]),
 ]  # fmt: skip
@@ -143,6 +147,17 @@ def test_bad_input_names_field_and_value(
     line = _line_for(_problems(_lab(changes)), path)
     for fragment in fragments:
         assert fragment in line
+
+
+def test_package_repository_defaults_to_nvidia_s_cuda_repository() -> None:
+    data = copy.deepcopy(LAB)
+    assert (
+        parse_cluster(data).package_repository == "deb [trusted=yes] file:/srv/bringup-lab/repo ./"
+    )
+    del data["package_repository"]
+    repository = parse_cluster(data).package_repository
+    assert repository == bringup.spec.CUDA_REPOSITORY
+    assert "developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/" in repository
 
 
 NAME_FIELDS = ["name", "fabrics.1.name", "site.name"]

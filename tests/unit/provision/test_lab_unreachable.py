@@ -1,0 +1,69 @@
+"""A node made unreachable mid-run (marked `root`): reported unreachable, the other converges,
+and the next run converges it once healed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from bringup.lab.faults import Options
+from bringup.lab.lab import Lab
+from bringup.plan import make_plan
+from bringup.provision import TaskEvent, run_playbook
+from bringup.provision.inventory import write_inventory
+from bringup.provision.runner import REPOSITORY, lab_settings
+from bringup.spec import load_cluster
+
+pytestmark = pytest.mark.root
+
+PLAN = make_plan(load_cluster(REPOSITORY / "stacks" / "Pulumi.lab.yaml"))
+HOSTS = [n.name for n in PLAN.nodes[:2]]  # the two HGX H100 nodes
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("project"), "lab")
+    lab.down()
+    lab.up(PLAN, len(HOSTS))
+    yield lab
+    lab.down()
+
+
+def test_unreachable_mid_run_then_converged_once_healed(lab: Lab) -> None:
+    inventory = write_inventory(PLAN, "lab", lab.project)
+    ssh, extra_vars = lab_settings(lab.project, "lab")
+    victim = HOSTS[1]
+    cut = threading.Event()
+
+    def cut_after_first_tasks(event: TaskEvent) -> None:
+        # once the victim has been reached, take its sshd away while the play goes on
+        if event.host == victim and event.status in ("ok", "changed") and not cut.is_set():
+            cut.set()
+            lab.fault(victim, "unreachable", Options())
+
+    first = run_playbook(
+        REPOSITORY / "playbooks" / "provision.yml",
+        inventory=inventory,
+        private_data_dir=lab.project / "runs",
+        hosts=HOSTS,
+        ssh=ssh,
+        extra_vars=extra_vars,
+        on_event=cut_after_first_tasks,
+    )
+    assert cut.is_set()
+    assert first.hosts[victim].status == "unreachable"
+    assert first.hosts[HOSTS[0]].status == "changed"
+    lab.heal(victim)
+    second = run_playbook(
+        REPOSITORY / "playbooks" / "provision.yml",
+        inventory=inventory,
+        private_data_dir=lab.project / "runs",
+        hosts=HOSTS,
+        ssh=ssh,
+        extra_vars=extra_vars,
+    )
+    assert second.hosts[victim].status == "changed"
+    assert second.hosts[HOSTS[0]].status == "ok"
+    assert second.converged
