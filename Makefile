@@ -25,9 +25,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 engine: $(VENV)/.installed
 	scripts/build-pulumi
 
+# The main job on the embedded lab (as root): plan, a fresh lab, then render and provision
+# through the engine; the per-host results end the output.
 run: setup
 	$(BIN)/bringup plan $(STACK)
-	$(BIN)/bringup up --stack $(STACK)
+	$(BIN)/bringup lab down --stack $(STACK)
+	$(BIN)/bringup lab up --stack $(STACK)
+	$(BIN)/bringup up --stack $(STACK) --provision
 
 lint: setup
 	$(BIN)/ruff check .
@@ -41,6 +45,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/engine_scale.py
 	$(BIN)/python benchmarks/lab_scale.py
+	$(BIN)/python benchmarks/provision_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out

@@ -183,8 +183,16 @@ def _engine_run(
         changed = sorted((name, op) for name, op in outcome.steps.items() if op != "same")
         for name, op in changed:
             console.print(f"  {op:<8} {name}", highlight=False)
+    hosts = outcome.outputs.pop("hosts", None)
     for key, value in sorted(outcome.outputs.items()):
         console.print(f"{key}: {json.dumps(value, sort_keys=True)}", highlight=False)
+    if hosts:
+        results = Table(title="provisioning, per host")
+        for column in ("host", "status", "changed"):
+            results.add_column(column)
+        for host, r in sorted(hosts.items()):
+            results.add_row(host, str(r.get("status")), str(r.get("changed")))
+        console.print(results)
 
 
 ProvisionOption = Annotated[

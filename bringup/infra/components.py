@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
@@ -135,9 +136,10 @@ class Rack(pulumi.ComponentResource):
             identity=f"{rack.name}:{rack.sku}",
             opts=child,
         )
+        self.provisioning: Provisioning | None = None
         if args.provision is not None:
             texts = [files[k] for k in sorted(files)] + list(args.provision.shared)
-            Provisioning(
+            self.provisioning = Provisioning(
                 f"{name}-provisioning",
                 {
                     "stack": args.stack,
@@ -232,6 +234,7 @@ class Cluster(pulumi.ComponentResource):
         }
         roles = tree_hash(REPOSITORY, ("roles", "playbooks")) if args.provision else ""
         after = (cluster_files["hosts"], cluster_files["group-vars"])
+        results: list[pulumi.Output[dict[str, Any]]] = []
         for rack in plan.racks:
             provision = None
             if args.provision:
@@ -248,7 +251,9 @@ class Cluster(pulumi.ComponentResource):
                 args.stack,
                 provision,
             )
-            Rack(f"{name}-{rack.name}", rack_args, child)
+            component = Rack(f"{name}-{rack.name}", rack_args, child)
+            if component.provisioning is not None:
+                results.append(component.provisioning.results)
         for store in plan.cluster.storage:
             clients = sum(
                 1
@@ -265,6 +270,8 @@ class Cluster(pulumi.ComponentResource):
             for p in planes
         }
         self.inventory = f"{folder}/hosts.yml"
+        self.provisioned = pulumi.Output.all(*results).apply(_merge) if results else None
+        """Per-host provisioning results of every rack (when provisioning)."""
         self.register_outputs(
             {
                 "nodes": self.nodes,
@@ -273,3 +280,11 @@ class Cluster(pulumi.ComponentResource):
                 "inventory": self.inventory,
             }
         )
+
+
+def _merge(results: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """One {host: result} map from the racks' Provisioning outputs."""
+    merged: dict[str, Any] = {}
+    for rack in results:
+        merged.update(rack or {})
+    return dict(sorted(merged.items()))

@@ -20,4 +20,6 @@ def cluster_program(cluster: ClusterSpec, stack: str, provision: bool = False) -
     pulumi.export("gpus", root.gpus)
     pulumi.export("switches", root.switches)
     pulumi.export("inventory", root.inventory)
+    if root.provisioned is not None:
+        pulumi.export("hosts", root.provisioned)
     return root

@@ -9,6 +9,9 @@ with a message naming each host and task, while the other racks go on converging
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,6 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from bringup.infra import blobs
-from bringup.provision import run_playbook
 from bringup.provision.runner import REPOSITORY, lab_settings
 
 
@@ -48,22 +50,28 @@ def _converge(props: dict[str, Any]) -> dict[str, Any]:
     playbook = root / props["playbook"]
     if not playbook.exists():  # a project folder apart from the repository (tests, benchmarks)
         playbook = REPOSITORY / props["playbook"]
-    result = run_playbook(
-        playbook,
-        inventory=root / props["inventory"],
-        private_data_dir=root / ".state" / "runs" / props["stack"] / props["rack"],
-        hosts=list(props["hosts"]),
-        ssh=ssh,
-        extra_vars=extra_vars,
+    request = {
+        "playbook": str(playbook),
+        "inventory": str(root / props["inventory"]),
+        "private_data_dir": str(root / ".state" / "runs" / props["stack"] / props["rack"]),
+        "hosts": list(props["hosts"]),
+        "private_key": str(ssh.private_key) if ssh.private_key else None,
+        "known_hosts": str(ssh.known_hosts) if ssh.known_hosts else None,
+        "extra_vars": extra_vars,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "bringup.provision"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if run.returncode != 0:
+        raise RuntimeError(f"rack {props['rack']}: the playbook run broke: {run.stderr[-1500:]}")
+    result = json.loads(run.stdout)
     hosts = {
-        h: {
-            "status": r.status,
-            "changed": r.changed,
-            "failed_task": r.failed_task,
-            "message": r.message,
-        }
-        for h, r in result.hosts.items()
+        h: {k: r[k] for k in ("status", "changed", "failed_task", "message")}
+        for h, r in result["hosts"].items()
     }
     bad = [
         f"{h} {r['status']}"
@@ -74,13 +82,13 @@ def _converge(props: dict[str, Any]) -> dict[str, Any]:
     ]
     missing = sorted(set(props["hosts"]) - set(hosts))
     if not hosts:
-        output = (result.artifacts / "stdout").read_text(errors="replace")[-1500:].strip()
+        output = (Path(result["artifacts"]) / "stdout").read_text(errors="replace")[-1500:]
         raise RuntimeError(
-            f"rack {props['rack']}: the playbook did not run ({result.status}): {output}"
+            f"rack {props['rack']}: the playbook did not run ({result['status']}): {output.strip()}"
         )
     if bad or missing:
         detail = "; ".join(bad + [f"{h} not reached by the play" for h in missing])
-        raise RuntimeError(f"rack {props['rack']}: {detail} (artifacts: {result.artifacts})")
+        raise RuntimeError(f"rack {props['rack']}: {detail} (artifacts: {result['artifacts']})")
     return {**props, "results": hosts}
 
 
