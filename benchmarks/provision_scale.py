@@ -1,7 +1,7 @@
 """Provisioning benchmark: converge 1, 4 and 16 lab nodes from scratch, then a no-op converge.
 
-Nodes are the first N of the `mixed` stack (HGX A100 and H100 nodes, a GB200 NVL72 rack, CPU
-nodes), so every SKU class's roles run. Each size gets a fresh lab; runs as root.
+Nodes are the first N of the `lab` stack (two HGX H100 nodes, then GB200 NVL72 trays), whose
+package repository is the lab's. Each size gets a fresh lab; runs as root.
 
     sudo .venv/bin/python benchmarks/provision_scale.py [--nodes 1,4,16]
 """
@@ -21,7 +21,7 @@ from bringup.provision.inventory import write_inventory
 from bringup.spec import load_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
-STACK = "mixed"
+STACK = "lab"
 
 
 def main() -> None:
