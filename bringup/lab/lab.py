@@ -17,7 +17,7 @@ from typing import Any
 from bringup.lab import hosts
 from bringup.lab.extra_vars import lab_extra_vars
 from bringup.lab.faults import Options, heal, inject
-from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, LabLayout, lab_layout
+from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, lab_layout
 from bringup.lab.packages import build_repository
 from bringup.lab.profile import node_profile
 from bringup.lab.system import LabError, alive, ip, kill, links, netns_list, netns_pids, run
@@ -222,8 +222,3 @@ def _record(node: Any, anchor: int) -> dict[str, Any]:
             for n in node.nics
         ],
     }  # fmt: skip
-
-
-def layout_for(plan: Plan, nodes: int | None) -> LabLayout:
-    """The lab layout `up` would build (for dry runs and tests)."""
-    return lab_layout(plan, nodes)

@@ -55,7 +55,7 @@ def write_plan_json(plan: Plan, out: IO[str]) -> None:
     out.write("{\n")
     out.write(f'"summary": {json.dumps(summary(plan), sort_keys=True)},\n')
     out.write(f'"cluster": {plan.cluster.model_dump_json()},\n')
-    _write_array(out, "racks", (_rack(r) for r in plan.racks))
+    _write_array(out, "racks", (asdict(r) for r in plan.racks))
     _write_array(out, "nvlink_domains", (asdict(d) for d in plan.domains))
     _write_array(out, "nodes", (_node(plan, n) for n in plan.nodes))
     topology = slurm_topology(plan)
@@ -71,11 +71,6 @@ def _write_array(out: IO[str], key: str, items: Iterator[dict[str, Any]]) -> Non
         out.write(json.dumps(item, sort_keys=True))
         first = False
     out.write("\n],\n")
-
-
-def _rack(rack: Any) -> dict[str, Any]:
-    data: dict[str, Any] = asdict(rack)
-    return data
 
 
 def _node(plan: Plan, node: Any) -> dict[str, Any]:
