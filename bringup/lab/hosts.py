@@ -9,6 +9,7 @@ a crash; ``down`` only has to kill processes and delete namespaces and bridges.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -63,6 +64,7 @@ def prepare_root(
         upper / "etc/apt/sources.list.d/bringup-lab.list",
         f"deb [trusted=yes] file:{REPO_MOUNT} ./\n",
     )
+    _fresh_home(upper / "root")
     ssh = upper / "root/.ssh"
     ssh.mkdir(parents=True, exist_ok=True, mode=0o700)
     _write(ssh / "authorized_keys", public_key, mode=0o600)
@@ -73,6 +75,20 @@ def prepare_root(
     _write(upper / SSHD_CONFIG, _sshd_config(node))
     _write(upper / "var/log/kern.log", "", keep=True)
     return (key.parent / "ssh_host_ed25519_key.pub").read_text().split(" ")[1]
+
+
+def _fresh_home(home: Path) -> None:
+    """Give the node root's home of a freshly installed system, not the host's.
+
+    The upper layer's folder is made opaque, so the host's dotfiles (a shell profile that starts
+    tool managers, say) stay out of every SSH session; the node gets Debian's skeleton files.
+    """
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.setxattr(home, "trusted.overlay.opaque", b"y")
+    for name in (".bashrc", ".profile"):
+        skeleton = Path("/etc/skel") / name
+        if skeleton.exists() and not (home / name).exists():
+            shutil.copyfile(skeleton, home / name)
 
 
 def _mask_host_apt_sources(upper: Path) -> None:

@@ -119,6 +119,17 @@ def test_a_file_written_on_one_node_is_private(lab: Lab) -> None:
     assert not Path("/root/private-file").exists()
 
 
+def test_root_home_is_the_node_own_not_the_host(lab: Lab) -> None:
+    """The host's dotfiles stay out of the node's sessions; the skeleton's are there."""
+    host_only = sorted(
+        p.name for p in Path("/root").iterdir() if p.name not in (".ssh", ".bashrc", ".profile")
+    )
+    listing = ssh(lab, _address(PLAN, 0), "ls -A /root").stdout.split()
+    assert set(listing) <= {".ssh", ".bashrc", ".profile", "private-file"}, host_only
+    skeleton = Path("/etc/skel/.bashrc").read_text(encoding="utf-8")
+    assert ssh(lab, _address(PLAN, 0), "cat /root/.bashrc").stdout == skeleton
+
+
 def test_status_shows_nodes_and_faults(lab: Lab) -> None:
     rows = lab.status()
     assert [r["node"] for r in rows] == [n.name for n in PLAN.nodes[:NODES]]
