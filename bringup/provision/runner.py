@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 HostStatus = Literal["ok", "changed", "failed", "unreachable"]
 EventStatus = Literal["started", "ok", "changed", "failed", "unreachable", "skipped"]
 MAX_FORKS = 256
+STRATEGY_VARIABLE = "BRINGUP_ANSIBLE_STRATEGY"
+"""Environment variable naming the Ansible strategy; `linear` runs stock Ansible."""
+DEFAULT_STRATEGY = "mitogen_linear"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,15 @@ class SshSettings:
 
     def env(self) -> dict[str, str]:
         """Ansible environment variables for these settings."""
-        args = ["-o ControlMaster=auto", "-o ControlPersist=60s", "-o StrictHostKeyChecking=yes"]
+        # A connection master whose host went away (a lab node recreated at the same address, a
+        # node rebooted) must not hang the next task: keepalives end it within 15 s.
+        args = [
+            "-o ControlMaster=auto",
+            "-o ControlPersist=60s",
+            "-o ServerAliveInterval=5",
+            "-o ServerAliveCountMax=3",
+            "-o StrictHostKeyChecking=yes",
+        ]
         if self.known_hosts is not None:
             args.append(f"-o UserKnownHostsFile={self.known_hosts}")
         env = {
@@ -137,25 +149,48 @@ def run_playbook(
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         **(ssh or SshSettings()).env(),
     }
+    # Connection masters of this run only: one left by an earlier run may hold a connection to
+    # a host that no longer exists at that address.
+    control = Path(tempfile.mkdtemp(prefix="cp-", dir=private_data_dir))
+    env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control)
+    env.update(_strategy_env(os.environ.get(STRATEGY_VARIABLE, DEFAULT_STRATEGY)))
     if (REPOSITORY / "ansible.cfg").exists():
         env["ANSIBLE_CONFIG"] = str(REPOSITORY / "ansible.cfg")
     collector = _Collector(on_event)
     cmdline = "--check --diff" if check else None
-    runner = ansible_runner.run(
-        private_data_dir=str(private_data_dir),
-        playbook=str(playbook.resolve()),
-        inventory=str(inventory.resolve()),
-        limit=",".join(hosts) if hosts else None,
-        extravars=dict(extra_vars or {}),
-        envvars=env,
-        forks=forks,
-        cmdline=cmdline,
-        ident=ident,
-        quiet=True,
-        event_handler=collector.handle,
-    )
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private_data_dir),
+            playbook=str(playbook.resolve()),
+            inventory=str(inventory.resolve()),
+            limit=",".join(hosts) if hosts else None,
+            extravars=dict(extra_vars or {}),
+            envvars=env,
+            forks=forks,
+            cmdline=cmdline,
+            ident=ident,
+            quiet=True,
+            event_handler=collector.handle,
+        )
+    finally:
+        shutil.rmtree(control, ignore_errors=True)
     artifacts = Path(runner.config.artifact_dir)
     return RunResult(runner.status, runner.rc, artifacts, collector.results(runner.stats or {}))
+
+
+def _strategy_env(strategy: str) -> dict[str, str]:
+    """Environment selecting an Ansible strategy plugin.
+
+    Mitogen's strategies keep one Python interpreter per host for the whole run instead of
+    starting one per task over SSH: a no-op converge costs about half the CPU, which is what
+    bounds a controller driving hundreds of hosts. `linear` (or `free`) is stock Ansible.
+    """
+    if not strategy.startswith("mitogen"):
+        return {"ANSIBLE_STRATEGY": strategy}
+    import ansible_mitogen  # type: ignore[import-untyped]
+
+    plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY": strategy, "ANSIBLE_STRATEGY_PLUGINS": str(plugins)}
 
 
 class _Collector:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bringup.provision import TaskEvent, run_playbook
+from bringup.provision.runner import STRATEGY_VARIABLE
 
 PLAYBOOK = """
 - name: Probe
@@ -101,3 +102,20 @@ def test_limit_and_check_mode(project: tuple[Path, Path], tmp_path: Path) -> Non
     )
     assert again.converged
     assert (tmp_path / "touched").exists()
+
+
+@pytest.mark.parametrize("strategy", ["mitogen_linear", "linear"])
+def test_both_strategies_judge_hosts_alike(
+    project: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strategy: str
+) -> None:
+    monkeypatch.setenv(STRATEGY_VARIABLE, strategy)
+    playbook, inventory = project
+    result = run_playbook(playbook, inventory=inventory, private_data_dir=tmp_path / "run")
+    assert {h: r.status for h, r in result.hosts.items()} == {
+        "steady": "ok",
+        "changer": "changed",
+        "bad": "failed",
+        "gone": "unreachable",
+    }
+    # each run's SSH connection masters live in a folder of that run only, removed after it
+    assert not list((tmp_path / "run").glob("cp-*"))
