@@ -1,0 +1,33 @@
+"""The far end of a cable, as the fabric sees it: what attribution asks before blaming a cable.
+
+A node sees only its own end. Whether the switch port at the other end is enabled comes from
+the fabric: on InfiniBand the subnet manager or UFM, on Ethernet the switch. In the lab the
+switch port is the host end of the node's veth, whose alias is the cable id: an administratively
+down host end is a port with no light, which is what a cut cable looks like from the switch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from bringup.admit.verdict import FarEnd
+from bringup.lab.layout import VETH_PREFIX
+
+
+def lab_far_end() -> FarEnd:
+    """Far-end state of the lab's cables, read once from the host's links."""
+    result = subprocess.run(
+        ["ip", "-j", "-d", "link", "show"], capture_output=True, text=True, check=False
+    )
+    ports: dict[str, bool] = {}
+    if result.returncode == 0 and result.stdout.strip():
+        for link in json.loads(result.stdout):
+            alias = link.get("ifalias")
+            if alias and str(link.get("ifname", "")).startswith(VETH_PREFIX):
+                ports[alias] = "UP" in link.get("flags", [])
+
+    def far_end(cable: str) -> bool | None:
+        return ports.get(cable)
+
+    return far_end
