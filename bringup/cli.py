@@ -150,19 +150,36 @@ VerboseOption = Annotated[
 
 
 def _engine_run(
-    operation: str, stack: str, stacks_dir: Path, verbose: bool, provision: bool = False
+    operation: str,
+    stack: str,
+    stacks_dir: Path,
+    verbose: bool,
+    provision: bool = False,
+    admit: bool = False,
+    domain_policy: str = "unit",
 ) -> None:
     """Validate and plan first (bad input exits 2 before any resource is touched), then run."""
     from pulumi.automation import errors as auto_errors
 
+    from bringup.admit.verdict import DomainPolicy, PolicyError
+    from bringup.infra.components import AdmitSettings
     from bringup.infra.engine import Engine, EngineError
+    from bringup.infra.provisioning import tree_hash
+    from bringup.provision.runner import REPOSITORY
 
     cluster = _load(stack, stacks_dir)
     try:
         make_plan(cluster)
+        DomainPolicy.parse(domain_policy)
     except PlanError as error:
         raise _fail(str(error)) from None
-    engine = Engine(root=Path.cwd(), provision=provision)
+    except PolicyError as error:
+        raise _fail(f"--domain-policy: {error}") from None
+    settings = None
+    if admit:
+        suite = tree_hash(REPOSITORY, ("tests/validation", "bringup/validation"))
+        settings = AdmitSettings(domain_policy, 1, suite)
+    engine = Engine(root=Path.cwd(), provision=provision, admit=settings)
     console = Console()
     echo = (lambda line: console.print(line, markup=False, highlight=False)) if verbose else None
     try:
@@ -184,6 +201,7 @@ def _engine_run(
         for name, op in changed:
             console.print(f"  {op:<8} {name}", highlight=False)
     hosts = outcome.outputs.pop("hosts", None)
+    admission = outcome.outputs.pop("admission", None)
     for key, value in sorted(outcome.outputs.items()):
         console.print(f"{key}: {json.dumps(value, sort_keys=True)}", highlight=False)
     if hosts:
@@ -193,6 +211,34 @@ def _engine_run(
         for host, r in sorted(hosts.items()):
             results.add_row(host, str(r.get("status")), str(r.get("changed")))
         console.print(results)
+    if admission:
+        console.print(_admission_table(admission))
+        if any(r.get("quarantined") or r.get("unreachable") for r in admission.values()):
+            raise typer.Exit(1)
+
+
+def _admission_table(admission: dict[str, Any]) -> Table:
+    """Per node, from the racks' Admission outputs: verdict and the findings naming parts."""
+    table = Table(title="admission, per node")
+    for column in ("node", "verdict", "component", "check", "observed", "expected"):
+        table.add_column(column, overflow="fold")
+    for _, result in sorted(admission.items()):
+        rows: list[tuple[str, str, list[dict[str, Any]]]] = [
+            *((n, "admitted", []) for n in result.get("admitted", [])),
+            *((n, "quarantined", f) for n, f in result.get("quarantined", {}).items()),
+            *((n, "unreachable", []) for n in result.get("unreachable", [])),
+        ]
+        for node, verdict, findings in sorted(rows):
+            first = findings[0] if findings else {}
+            table.add_row(
+                node,
+                verdict,
+                first.get("component", ""),
+                first.get("check", ""),
+                first.get("observed", ""),
+                first.get("expected", ""),
+            )
+    return table
 
 
 ProvisionOption = Annotated[
@@ -204,15 +250,29 @@ ProvisionOption = Annotated[
 ]
 
 
+AdmitOption = Annotated[
+    bool,
+    typer.Option(
+        "--admit/--no-admit",
+        help="Also burn in, validate and judge each rack after it converges (implies provision).",
+    ),
+]
+DomainPolicyOption = Annotated[
+    str, typer.Option(help="NVLink domains under --admit: 'unit' (all trays) or 'quorum:N'.")
+]
+
+
 @app.command("preview")
 def preview_command(
     stack: StackOption,
     stacks_dir: StacksDirOption = Path("stacks"),
     verbose: VerboseOption = False,
     provision: ProvisionOption = False,
+    admit: AdmitOption = False,
+    domain_policy: DomainPolicyOption = "unit",
 ) -> None:
     """Show what `up` would create, update, replace or delete."""
-    _engine_run("preview", stack, stacks_dir, verbose, provision)
+    _engine_run("preview", stack, stacks_dir, verbose, provision, admit, domain_policy)
 
 
 @app.command("up")
@@ -221,9 +281,14 @@ def up_command(
     stacks_dir: StacksDirOption = Path("stacks"),
     verbose: VerboseOption = False,
     provision: ProvisionOption = False,
+    admit: AdmitOption = False,
+    domain_policy: DomainPolicyOption = "unit",
 ) -> None:
-    """Plan the stack and converge its resources: the rendered inventory and artifacts."""
-    _engine_run("up", stack, stacks_dir, verbose, provision)
+    """Plan the stack and converge its resources: the rendered inventory and artifacts.
+
+    With --admit, the exit code is 1 when some node was not admitted.
+    """
+    _engine_run("up", stack, stacks_dir, verbose, provision, admit, domain_policy)
 
 
 @app.command("destroy")
@@ -291,6 +356,143 @@ def provision_command(
     console.print(f"artifacts: {result.artifacts}", highlight=False)
     if not result.converged:
         raise typer.Exit(1)
+
+
+@app.command("admit")
+def admit_command(
+    stack: StackOption = "lab",
+    limit: Annotated[str | None, typer.Option(help="Comma-separated nodes to judge.")] = None,
+    level: Annotated[
+        int, typer.Option(min=1, max=4, help="DCGM diagnostic level of the burn-in.")
+    ] = 1,
+    domain_policy: Annotated[
+        str, typer.Option(help="NVLink domains: 'unit' (all trays) or 'quorum:N'.")
+    ] = "unit",
+    burn_in: Annotated[
+        bool, typer.Option("--burn-in/--no-burn-in", help="Burn in before validating.")
+    ] = True,
+    batch: Annotated[int, typer.Option(min=1, help="Nodes per burn-in and suite batch.")] = 64,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Burn in, validate and judge nodes: admitted, quarantined (with findings) or unreachable.
+
+    Exit codes: 0 every node admitted, 1 some node quarantined or unreachable, 2 bad input or an
+    unusable environment. An interrupted run of the same nodes is resumed.
+    """
+    from bringup.admit.admission import admit
+    from bringup.admit.command import (
+        AdmitInputError,
+        admission_table,
+        domain_table,
+        open_ledger,
+        prepare,
+    )
+    from bringup.admit.ledger import LedgerError
+    from bringup.admit.verdict import DomainPolicy, PolicyError
+
+    plan = _plan(stack, stacks_dir)
+    root = Path.cwd()
+    try:
+        policy = DomainPolicy.parse(domain_policy)
+        request, far_end = prepare(
+            plan,
+            stack,
+            root,
+            limit=limit.split(",") if limit else None,
+            policy=policy,
+            dcgm_level=level,
+            burn_in=burn_in,
+            batch=batch,
+        )
+    except (PolicyError, AdmitInputError) as error:
+        prefix = "--domain-policy: " if isinstance(error, PolicyError) else ""
+        raise _fail(f"{prefix}{error}") from None
+    console = Console()
+    try:
+        with open_ledger(root) as ledger:
+            result = admit(
+                request,
+                ledger,
+                root / ".state" / "admission" / stack,
+                far_end=far_end,
+                on_phase=lambda phase, hosts: console.print(
+                    f"{phase}: {len(hosts)} node(s)", highlight=False
+                ),
+            )
+    except LedgerError as error:
+        raise _fail(f"ledger: {error}") from None
+    console.print(admission_table(result, plan))
+    table = domain_table(result)
+    if table is not None:
+        console.print(table)
+    admitted = len(result.with_verdict("admitted"))
+    console.print(f"{admitted} of {len(result.verdicts)} node(s) admitted", highlight=False)
+    if admitted != len(result.verdicts):
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_command(
+    stack: StackOption = "lab",
+    output: Annotated[Format, typer.Option("--format", help="table or json")] = Format.TABLE,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Each node's state in the ledger, per rack, with its latest findings and since when."""
+    from bringup.admit.command import capacity, open_ledger, status_table
+    from bringup.admit.ledger import LedgerError
+
+    plan = _plan(stack, stacks_dir)
+    try:
+        with open_ledger(Path.cwd()) as ledger:
+            states = ledger.status(stack)
+    except LedgerError as error:
+        raise _fail(f"ledger: {error}") from None
+    if output == Format.JSON:
+        rows = [
+            {
+                "node": s.node,
+                "state": s.state,
+                "since": s.since.isoformat(),
+                "findings": [f.to_json() for f in s.findings],
+            }
+            for s in states
+        ]
+        typer.echo(json.dumps({"nodes": rows, "admitted": capacity(states, plan)}, indent=1))
+        return
+    console = Console()
+    console.print(status_table(stack, states, plan))
+    for sku, row in sorted(capacity(states, plan).items()):
+        console.print(f"admitted {sku}: {row['nodes']} node(s), {row['gpus']} GPU(s)")
+
+
+@app.command("repaired")
+def repaired_command(
+    node: Annotated[str, typer.Argument(help="The node repaired.")],
+    note: Annotated[str, typer.Option(help="What was done (part swapped, RMA number).")],
+    stack: StackOption = "lab",
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Record that a quarantined node was repaired; its next `admit` revalidates it."""
+    from bringup.admit.command import open_ledger
+    from bringup.admit.ledger import LedgerError
+
+    plan = _plan(stack, stacks_dir)
+    if node not in {n.name for n in plan.nodes}:
+        raise _fail(f"node {node!r}: not in stack {stack!r}")
+    try:
+        with open_ledger(Path.cwd()) as ledger:
+            ledger.mark_repaired(stack, node, note)
+    except LedgerError as error:
+        raise _fail(f"ledger: {error}") from None
+    Console().print(f"{node}: repaired ({note})", highlight=False)
+
+
+def _plan(stack: str, stacks_dir: Path) -> Plan:
+    cluster = _load(stack, stacks_dir)
+    try:
+        return make_plan(cluster)
+    except PlanError as error:
+        raise _fail(str(error)) from None
 
 
 lab_app = typer.Typer(help="The embedded lab: emulated GPU nodes on this host (needs root).")

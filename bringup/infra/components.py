@@ -7,6 +7,7 @@ stays in the low thousands of resources. Each component takes a typed Args, give
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import Any
 
 import pulumi
 
+from bringup.infra.admission import Admission
 from bringup.infra.files import RenderedFiles
 from bringup.infra.provisioning import Provisioning, text_hash, tree_hash
-from bringup.plan import Plan
+from bringup.plan import Plan, expected_state
 from bringup.plan.bom import plane_counts
 from bringup.plan.fabric import FabricPlan
 from bringup.plan.model import NvlinkDomain as PlannedDomain
@@ -104,6 +106,18 @@ class Provision:
 
 
 @dataclass(frozen=True)
+class AdmitSettings:
+    """How the racks' Admission resources judge their nodes."""
+
+    policy: str = "unit"
+    """NVLink domain policy: 'unit' or 'quorum:N'."""
+    dcgm_level: int = 1
+    """DCGM diagnostic level of the burn-in."""
+    suite_hash: str = ""
+    """Hash of the validation suite: a change there judges every rack again."""
+
+
+@dataclass(frozen=True)
 class RackArgs:
     """One rack of the plan, and where its files go."""
 
@@ -119,6 +133,8 @@ class RackArgs:
     """Stack name: names the inventory folder."""
     provision: Provision | None = None
     """Converge the rack's nodes after its files are written; None renders only."""
+    admit: AdmitSettings | None = None
+    """Judge the rack's nodes after they converge (needs `provision`); None does not."""
 
 
 class Rack(pulumi.ComponentResource):
@@ -152,6 +168,9 @@ class Rack(pulumi.ComponentResource):
                 },
                 pulumi.ResourceOptions(parent=self, depends_on=[host_vars, *args.provision.after]),
             )
+        self.admission: Admission | None = None
+        if args.admit is not None and self.provisioning is not None:
+            self.admission = _admission(name, args, self.provisioning, self)
         for domain in args.domains:
             suffix = domain.name.removeprefix(rack.name + "-")
             NVLinkDomain(f"{name}-{suffix}", NVLinkDomainArgs(domain), child)
@@ -199,6 +218,8 @@ class ClusterArgs:
     """Stack name: names the inventory folder."""
     provision: bool = False
     """Also converge every rack with the provision playbook (Provisioning resources)."""
+    admit: AdmitSettings | None = None
+    """Also judge every rack after it converges (Admission resources; implies provision)."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -232,12 +253,15 @@ class Cluster(pulumi.ComponentResource):
             )
             for role, prefixes in CLUSTER_FILES.items()
         }
-        roles = tree_hash(REPOSITORY, ("roles", "playbooks")) if args.provision else ""
+        provision_all = args.provision or args.admit is not None
+        roles = tree_hash(REPOSITORY, ("roles", "playbooks")) if provision_all else ""
         after = (cluster_files["hosts"], cluster_files["group-vars"])
         results: list[pulumi.Output[dict[str, Any]]] = []
+        admitted: list[pulumi.Output[dict[str, Any]]] = []
+        verdicts: dict[str, pulumi.Output[dict[str, Any]]] = {}
         for rack in plan.racks:
             provision = None
-            if args.provision:
+            if provision_all:
                 shared = (
                     rendered["group_vars/all.yml"],
                     rendered[f"group_vars/sku-{rack.sku}.yml"],
@@ -250,10 +274,14 @@ class Cluster(pulumi.ComponentResource):
                 tuple(domains[rack.name]),
                 args.stack,
                 provision,
+                args.admit,
             )
             component = Rack(f"{name}-{rack.name}", rack_args, child)
             if component.provisioning is not None:
                 results.append(component.provisioning.results)
+            if component.admission is not None:
+                admitted.append(component.admission.capacity)
+                verdicts[rack.name] = component.admission.verdicts
         for store in plan.cluster.storage:
             clients = sum(
                 1
@@ -272,6 +300,10 @@ class Cluster(pulumi.ComponentResource):
         self.inventory = f"{folder}/hosts.yml"
         self.provisioned = pulumi.Output.all(*results).apply(_merge) if results else None
         """Per-host provisioning results of every rack (when provisioning)."""
+        self.admitted = pulumi.Output.all(*admitted).apply(_capacity) if admitted else None
+        """Admitted nodes and GPUs per SKU (when admitting)."""
+        self.verdicts = verdicts
+        """Each rack's admission verdicts (when admitting)."""
         self.register_outputs(
             {
                 "nodes": self.nodes,
@@ -280,6 +312,49 @@ class Cluster(pulumi.ComponentResource):
                 "inventory": self.inventory,
             }
         )
+
+
+def _admission(name: str, args: RackArgs, after: Provisioning, parent: Rack) -> Admission:
+    assert args.admit is not None
+    plan = args.plan
+    mine = [n for n in plan.nodes if n.rack == args.rack.name]
+    gpus = {n.name: gpu_count(expected_state(plan, n)) for n in mine}
+    skus = {n.name: n.sku for n in mine}
+    return Admission(
+        f"{name}-admission",
+        {
+            "stack": args.stack,
+            "rack": args.rack.name,
+            "hosts": list(args.nodes),
+            "inventory": f"{inventory_dir(args.stack)}/hosts.yml",
+            "domains": {d.name: list(d.nodes) for d in args.domains},
+            "policy": args.admit.policy,
+            "dcgm_level": args.admit.dcgm_level,
+            "node_skus": {n: skus[n] for n in args.nodes},
+            "node_gpus": {n: gpus[n] for n in args.nodes},
+            "provisioned_hash": after.results.apply(
+                lambda r: text_hash([json.dumps(r, sort_keys=True)])
+            ),
+            "suite_hash": args.admit.suite_hash,
+        },
+        pulumi.ResourceOptions(parent=parent, depends_on=[after]),
+    )
+
+
+def gpu_count(expected: dict[str, Any]) -> int:
+    """GPUs of a node from its expected state (none on a CPU node)."""
+    return int((expected.get("gpu") or {}).get("count", 0))
+
+
+def _capacity(results: list[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
+    """Admitted nodes and GPUs per SKU, summed over the racks' Admission outputs."""
+    total: dict[str, dict[str, int]] = {}
+    for rack in results:
+        for sku, row in (rack or {}).items():
+            into = total.setdefault(sku, {"nodes": 0, "gpus": 0})
+            into["nodes"] += row["nodes"]
+            into["gpus"] += row["gpus"]
+    return dict(sorted(total.items()))
 
 
 def _merge(results: list[dict[str, Any] | None]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pulumi import automation as auto
 
 from bringup.atomic import write_atomic
 from bringup.infra import blobs
+from bringup.infra.components import AdmitSettings
 from bringup.infra.files import STAGED
 from bringup.infra.program import cluster_program
 from bringup.spec import Cluster
@@ -56,6 +57,8 @@ class Engine:
     tools: Path = field(default_factory=default_tools)
     provision: bool = False
     """Declare a Provisioning resource per rack: `up` converges the nodes it changed."""
+    admit: AdmitSettings | None = None
+    """Declare an Admission resource per rack after its Provisioning (implies provision)."""
 
     @property
     def state(self) -> Path:
@@ -125,7 +128,7 @@ class Engine:
         return auto.create_or_select_stack(
             stack_name=name,
             project_name=PROJECT,
-            program=lambda: _run(cluster, name, self.provision),
+            program=lambda: _run(cluster, name, self.provision, self.admit),
             opts=opts,
         )
 
@@ -150,7 +153,7 @@ class Engine:
             on_event=_recorder(steps),
             on_output=on_output,
             color="never",
-            continue_on_error=self.provision or None,
+            continue_on_error=self.provision or self.admit is not None or None,
         )
         blobs.prune(set(STAGED), self.root)
         outputs = {k: v.value for k, v in result.outputs.items()}
@@ -171,8 +174,8 @@ class Engine:
         return len(deployment.get("resources", []))
 
 
-def _run(cluster: Cluster, stack: str, provision: bool) -> None:
-    cluster_program(cluster, stack, provision)
+def _run(cluster: Cluster, stack: str, provision: bool, admit: AdmitSettings | None) -> None:
+    cluster_program(cluster, stack, provision, admit)
 
 
 def _write_stack_config(path: Path, cluster: Cluster) -> None:

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import pulumi
 
-from bringup.infra.components import Cluster, ClusterArgs
+from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs
 from bringup.plan import make_plan
 from bringup.spec import Cluster as ClusterSpec
 
 
-def cluster_program(cluster: ClusterSpec, stack: str, provision: bool = False) -> Cluster:
+def cluster_program(
+    cluster: ClusterSpec, stack: str, provision: bool = False, admit: AdmitSettings | None = None
+) -> Cluster:
     """Plan `cluster` and declare its component tree; exports the stack outputs."""
-    root = Cluster(cluster.name, ClusterArgs(make_plan(cluster), stack, provision))
+    root = Cluster(cluster.name, ClusterArgs(make_plan(cluster), stack, provision, admit))
     pulumi.export("nodes", root.nodes)
     pulumi.export("gpus", root.gpus)
     pulumi.export("switches", root.switches)
     pulumi.export("inventory", root.inventory)
     if root.provisioned is not None:
         pulumi.export("hosts", root.provisioned)
+    if root.admitted is not None:
+        pulumi.export("admitted", root.admitted)
+        pulumi.export("admission", root.verdicts)
     return root

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
-from bringup.infra.components import Cluster, ClusterArgs
+from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs
 from bringup.plan import Plan, make_plan
 from bringup.render import render_cluster_files, render_rack_files
 from bringup.spec import load_cluster
@@ -56,13 +56,13 @@ def mocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def _deploy(plan: Plan, provision: bool = False) -> Cluster:
+def _deploy(plan: Plan, provision: bool = False, admit: AdmitSettings | None = None) -> Cluster:
     """Declare the tree and wait until every registration reached the mocks."""
     made: list[Cluster] = []
 
     @pulumi.runtime.test
     def declare() -> None:
-        made.append(Cluster("lab", ClusterArgs(plan, "lab", provision)))
+        made.append(Cluster("lab", ClusterArgs(plan, "lab", provision, admit)))
 
     declare()
     return made[0]
@@ -154,3 +154,24 @@ def test_provisioning_is_one_resource_per_rack_after_its_files(mocks: Recorder) 
 def test_no_provisioning_unless_asked(mocks: Recorder) -> None:
     _deploy(PLAN)
     assert not [r for r in mocks.registered if r.typ.endswith("bringup:Provisioning")]
+
+
+def test_admission_is_one_resource_per_rack_after_its_provisioning(mocks: Recorder) -> None:
+    _deploy(PLAN, admit=AdmitSettings("quorum:16", 2, "suite-hash"))
+    admission = {r.name: r.inputs for r in mocks.registered if r.typ.endswith("bringup:Admission")}
+    kinds = {r.name for r in mocks.registered if r.typ.endswith("bringup:Provisioning")}
+    racks = [r.name for r in PLAN.racks]
+    assert set(admission) == {f"lab-{name}-admission" for name in racks}
+    assert kinds == {f"lab-{name}-provisioning" for name in racks}  # admitting provisions too
+    nvl72 = next(r for r in PLAN.racks if r.sku == "gb200-nvl72")
+    inputs = admission[f"lab-{nvl72.name}-admission"]
+    trays = [n.name for n in PLAN.nodes if n.rack == nvl72.name]
+    assert inputs["hosts"] == trays
+    assert list(inputs["domains"].values()) == [trays]
+    assert (inputs["policy"], inputs["dcgm_level"], inputs["suite_hash"]) == (
+        "quorum:16",
+        2,
+        "suite-hash",
+    )
+    assert set(inputs["node_gpus"].values()) == {4}
+    assert mocks.monitor.parents[f"lab-{nvl72.name}-admission"] == f"lab-{nvl72.name}"
