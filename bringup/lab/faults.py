@@ -75,10 +75,16 @@ def _nic(t: Target, o: Options) -> dict[str, Any]:
     raise LabError(f"--device {device}: {t.record['name']} has {known}")
 
 
+def _uptime() -> float:
+    """Seconds since boot now: a node shares the host's kernel, so its kernel log stamps are
+    the host's uptime, and a fresh event must read as fresh to a check with a time window."""
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
 def _xid(t: Target, gpu: dict[str, Any], xid: int) -> None:
     event = {"gpu": gpu["index"], "xid": xid, "pci_bus_id": gpu["pci_bus_id"]}
     t.profile["xid_events"].append(event)
-    uptime = 1000.0 + len(t.profile["xid_events"])
+    uptime = _uptime()
     t.kernel_lines.append(xid_line({**event, "uptime": uptime, "pid": 0, "name": "bringup-lab"}))
 
 

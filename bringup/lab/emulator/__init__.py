@@ -13,9 +13,25 @@ nodes as ``PYTHONPATH=/usr/lib/bringup-lab python3 -m emulator <tool> [args]``.
 
 from __future__ import annotations
 
-from ._base import Run, load_profile
-from .daemons import DAEMONS
-from .tools import TOOLS, main, run_tool
-from .xid import xid_line
+from importlib import import_module
+from typing import Any
+
+# Exports resolved on first use: `python3 -m emulator <tool>` imports this package for every
+# tool call on a node, and each module it does not need is start-up time of that call.
+_EXPORTS = {
+    "DAEMONS": ".daemons",
+    "TOOLS": ".tools",
+    "Run": "._base",
+    "load_profile": "._base",
+    "main": ".tools",
+    "run_tool": ".tools",
+    "xid_line": ".xid",
+}
 
 __all__ = ["DAEMONS", "TOOLS", "Run", "load_profile", "main", "run_tool", "xid_line"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

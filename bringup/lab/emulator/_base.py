@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 PROFILE_ENV = "BRINGUP_LAB_PROFILE"
 PROFILE_DEFAULT = "/var/lib/bringup-lab/profile.json"
@@ -21,8 +20,7 @@ Profile = dict[str, Any]
 Env = Mapping[str, str]
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """What one invocation of a tool printed and the status it exits with.
 
     >>> Run("ok\\n").code

@@ -11,10 +11,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 from . import _gpu
 from ._base import Profile, bus_number, ctime, cuda_version, driver_version, present
+
+# xml.sax.saxutils.escape, without its import: it pulls in urllib and http (a third of the
+# tool's start-up, and every emulated nvidia-smi call pays it)
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+
+
+def escape(value: str) -> str:
+    """Text content escaped for XML ('&', '<', '>')."""
+    for char, entity in _ENTITIES:
+        value = value.replace(char, entity)
+    return value
+
 
 Node = tuple[str, "str | list[Node]"]
 

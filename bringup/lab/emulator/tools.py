@@ -5,23 +5,34 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from importlib import import_module
 
-from . import dcgmi, imex_ctl, infiniband, nccl_tests, nvbandwidth, nvidia_smi, perftest
-from ._base import Env, ProfileError, Run, Tool, load_profile
-from .daemons import DAEMONS
-from .daemons import run as run_daemon
+from ._base import Env, Profile, ProfileError, Run, Tool, load_profile
+
+
+def _lazy(module: str, function: str) -> Tool:
+    """The tool `module.function`, imported when first called: a node runs one tool per
+    process, and importing every tool's module would cost each call most of its start-up."""
+
+    def tool(args: Sequence[str], profile: Profile, env: Env) -> Run:
+        found: Tool = getattr(import_module(f".{module}", __package__), function)
+        return found(args, profile, env)
+
+    tool.__name__ = tool.__qualname__ = f"{module}.{function}"
+    return tool
+
 
 TOOLS: dict[str, Tool] = {
-    "nvidia-smi": nvidia_smi.main,
-    "dcgmi": dcgmi.main,
-    "ibstat": infiniband.ibstat,
-    "ibstatus": infiniband.ibstatus,
-    "ibv_devinfo": infiniband.ibv_devinfo,
-    "perfquery": infiniband.perfquery,
-    "all_reduce_perf": nccl_tests.main,
-    "nvbandwidth": nvbandwidth.main,
-    "ib_write_bw": perftest.main,
-    "nvidia-imex-ctl": imex_ctl.main,
+    "nvidia-smi": _lazy("nvidia_smi", "main"),
+    "dcgmi": _lazy("dcgmi", "main"),
+    "ibstat": _lazy("infiniband", "ibstat"),
+    "ibstatus": _lazy("infiniband", "ibstatus"),
+    "ibv_devinfo": _lazy("infiniband", "ibv_devinfo"),
+    "perfquery": _lazy("infiniband", "perfquery"),
+    "all_reduce_perf": _lazy("nccl_tests", "main"),
+    "nvbandwidth": _lazy("nvbandwidth", "main"),
+    "ib_write_bw": _lazy("perftest", "main"),
+    "nvidia-imex-ctl": _lazy("imex_ctl", "main"),
 }
 
 
@@ -38,20 +49,22 @@ def run_tool(name: str, args: Sequence[str], env: Env | None = None) -> Run:
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m emulator <tool> [args]`: run one emulated command, print, exit as it does."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in TOOLS:
+        result = run_tool(args[0], args[1:])
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        sys.stdout.flush()
+        return result.code
+    from .daemons import DAEMONS  # only the long-running services need it
+    from .daemons import run as run_daemon
+
     known = sorted([*TOOLS, *DAEMONS])
     if not args or args[0] not in known:
         sys.stderr.write(f"usage: python -m emulator <tool> [args]; tools: {', '.join(known)}\n")
         return 2
-    name, rest = args[0], args[1:]
-    if name in DAEMONS:
-        try:
-            profile = load_profile()
-        except ProfileError as exc:
-            sys.stderr.write(f"{exc}\n")
-            return 1
-        return run_daemon(name, rest, profile, os.environ)
-    result = run_tool(name, rest)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    sys.stdout.flush()
-    return result.code
+    try:
+        profile = load_profile()
+    except ProfileError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    return run_daemon(args[0], args[1:], profile, os.environ)
