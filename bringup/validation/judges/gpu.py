@@ -1,0 +1,235 @@
+"""GPU checks: what nvidia-smi -q -x and the kernel log say about each GPU, against the plan.
+
+Components are ``gpu:<host>/<index>`` with the serial as an attribute. A GPU that fell off the
+bus is named by the index NVML would give it: NVML orders GPUs by PCI bus id, and nvidia-smi
+still prints the lost GPU's bus id ("Unable to determine the device handle for GPU…").
+
+Thresholds (SKU catalog, DOMAIN.md §5): uncorrected volatile ECC > ecc_uncorrected_max fails;
+corrected SRAM ECC > ecc_sram_corrected_max fails; a pending (unless allowed) or failed row
+remap fails; any Xid of xid_critical within xid_window_hours fails; the PCIe link must reach the
+planned generation (the link's max, since an idle GPU trains down) and width; a hardware
+slowdown holding the clocks fails.
+"""
+
+from __future__ import annotations
+
+from bringup.admit.findings import Finding
+from bringup.parsers.nvidia_smi import GpuInfo
+from bringup.parsers.xid import XidEvent
+from bringup.validation.judge import has_gpus, judge
+from bringup.validation.node import Node, short_bus
+
+HW_SLOWDOWN = ("hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown")
+
+
+def _gpu(node: Node, gpu: GpuInfo) -> tuple[str, dict[str, str]]:
+    index = node.gpu_index_by_bus.get(short_bus(gpu.bus_id or ""), gpu.index)
+    attributes = {"serial": gpu.serial} if gpu.serial else {}
+    if gpu.bus_id:
+        attributes["pci"] = gpu.bus_id
+    return f"gpu:/{index}", attributes
+
+
+@judge("gpu.count", when=has_gpus)
+def count(node: Node) -> list[Finding]:
+    """Every planned GPU visible; a lost GPU is named by its bus id's index."""
+    want = node.expected.gpu_count
+    seen = len(node.smi.gpus)
+    if seen == want and not node.lost_gpus:
+        return []
+    lost = [
+        node.finding(
+            f"gpu:/{node.gpu_index_by_bus[short_bus(bus)]}",
+            "gpu.count",
+            "lost (fallen off the bus)",
+            "visible to the driver",
+            evidence=node.smi_text.split("<?xml")[0],
+            attributes={"pci": bus},
+        )
+        for bus in node.lost_gpus
+    ]
+    if lost and seen + len(lost) == want:
+        return lost
+    return [*lost, node.finding("node", "gpu.count", f"{seen} GPUs", f"{want} GPUs")]
+
+
+def _per_gpu(node: Node, check: str, test: object) -> list[Finding]:
+    found = []
+    for gpu in node.smi.gpus:
+        verdict = test(gpu)  # type: ignore[operator]
+        if verdict is not None:
+            observed, expected = verdict
+            component, attributes = _gpu(node, gpu)
+            found.append(node.finding(component, check, observed, expected, attributes=attributes))
+    return found
+
+
+@judge("gpu.model", when=has_gpus)
+def model(node: Node) -> list[Finding]:
+    """The planned model on every GPU."""
+    want = node.expected.gpu.get("model")
+    return _per_gpu(node, "gpu.model", lambda g: None if g.name == want else (g.name, want))
+
+
+@judge("gpu.memory", when=has_gpus)
+def memory(node: Node) -> list[Finding]:
+    """Framebuffer within 1% of the planned size (drivers reserve slightly different amounts)."""
+    want = int(node.expected.gpu.get("memory_mib") or 0)
+
+    def test(gpu: GpuInfo) -> tuple[str, str] | None:
+        have = gpu.fb_total_mib
+        if have is not None and abs(have - want) <= want * 0.01:
+            return None
+        return f"{have} MiB", f"{want} MiB"
+
+    return _per_gpu(node, "gpu.memory", test)
+
+
+@judge("gpu.driver", when=has_gpus)
+def driver(node: Node) -> list[Finding]:
+    """The planned driver version."""
+    want = node.expected.software.get("driver")
+    have = node.smi.driver_version
+    if want is None or have == want:
+        return []
+    return [node.finding("package:/nvidia-driver", "gpu.driver", have, want)]
+
+
+@judge("gpu.persistence_mode", when=has_gpus)
+def persistence(node: Node) -> list[Finding]:
+    """Persistence mode on (the driver stays loaded between jobs)."""
+    return _per_gpu(
+        node,
+        "gpu.persistence_mode",
+        lambda g: None if g.persistence_mode else (g.persistence_mode, "Enabled"),
+    )
+
+
+@judge("gpu.ecc_uncorrected", when=has_gpus)
+def ecc_uncorrected(node: Node) -> list[Finding]:
+    """Uncorrected volatile ECC errors (DRAM and SRAM) over the limit (0)."""
+    limit = int(node.expected.threshold("ecc_uncorrected_max") or 0)
+
+    def test(gpu: GpuInfo) -> tuple[str, str] | None:
+        if gpu.ecc is None:
+            return None
+        v = gpu.ecc.volatile
+        total = sum(
+            x or 0
+            for x in (
+                v.dram_uncorrectable,
+                v.sram_uncorrectable,
+                v.sram_uncorrectable_parity,
+                v.sram_uncorrectable_secded,
+            )
+        )
+        return None if total <= limit else (f"{total} uncorrected", f"<= {limit}")
+
+    return _per_gpu(node, "gpu.ecc_uncorrected", test)
+
+
+@judge("gpu.ecc_sram_corrected", when=has_gpus)
+def ecc_sram_corrected(node: Node) -> list[Finding]:
+    """Corrected SRAM errors (aggregate) over the limit, or the driver's SRAM threshold hit."""
+    limit = int(node.expected.threshold("ecc_sram_corrected_max") or 10000)
+
+    def test(gpu: GpuInfo) -> tuple[str, str] | None:
+        if gpu.ecc is None:
+            return None
+        corrected = gpu.ecc.aggregate.sram_correctable or 0
+        if corrected > limit or gpu.ecc.sram_threshold_exceeded:
+            return f"{corrected} corrected SRAM", f"<= {limit}"
+        return None
+
+    return _per_gpu(node, "gpu.ecc_sram_corrected", test)
+
+
+@judge("gpu.row_remap", when=has_gpus)
+def row_remap(node: Node) -> list[Finding]:
+    """No row remap pending (a reset is due) or failed (the GPU is out of spare rows)."""
+    allowed = bool(node.expected.thresholds.get("row_remap_pending_allowed"))
+
+    def test(gpu: GpuInfo) -> tuple[str, str] | None:
+        rows = gpu.remapped_rows
+        if rows is None:
+            return None
+        if rows.failure:
+            return "row remap failed", "no failure"
+        if rows.pending and not allowed:
+            return "row remap pending", "none pending"
+        return None
+
+    return _per_gpu(node, "gpu.row_remap", test)
+
+
+def recent_xids(node: Node, numbers: set[int]) -> list[XidEvent]:
+    """Events of `numbers` within the window (an event whose age cannot be told counts)."""
+    window = float(node.expected.threshold("xid_window_hours") or 2.0) * 3600
+    uptime, epoch = node.clock
+    recent = []
+    for event in node.xids:
+        if event.xid not in numbers:
+            continue
+        if event.uptime_seconds is not None and 0 <= uptime - event.uptime_seconds > window:
+            continue
+        stamped = event.timestamp is not None and event.timestamp.tzinfo is not None
+        if stamped and epoch - event.timestamp.timestamp() > window:  # type: ignore[union-attr]
+            continue
+        recent.append(event)
+    return recent
+
+
+def xid_component(node: Node, event: XidEvent) -> str:
+    index = node.gpu_index_by_bus.get(short_bus(event.pci_address))
+    return f"gpu:/{index}" if index is not None else "node"
+
+
+@judge("gpu.xid", when=has_gpus)
+def xid(node: Node) -> list[Finding]:
+    """Xids of the critical set in the kernel log within the window, per GPU."""
+    critical = {int(x) for x in node.expected.thresholds.get("xid_critical") or ()}
+    window = node.expected.threshold("xid_window_hours")
+    by_component: dict[str, list[XidEvent]] = {}
+    for event in recent_xids(node, critical):
+        by_component.setdefault(xid_component(node, event), []).append(event)
+    return [
+        node.finding(
+            component,
+            "gpu.xid",
+            "Xid " + ", ".join(sorted({str(e.xid) for e in events})),
+            f"no critical Xid within {window} h",
+            evidence="\n".join(e.message for e in events),
+            attributes={"pci": events[0].pci_address},
+        )
+        for component, events in sorted(by_component.items())
+    ]
+
+
+@judge("gpu.pcie", when=has_gpus)
+def pcie(node: Node) -> list[Finding]:
+    """Link generation (max the link trains to) and width as planned."""
+    gen = node.expected.gpu.get("pcie_gen")
+    width = node.expected.gpu.get("pcie_width")
+
+    def test(gpu: GpuInfo) -> tuple[str, str] | None:
+        link = gpu.pcie
+        if link is None:
+            return "no PCIe link information", f"Gen{gen} x{width}"
+        have_gen = link.gen_max if link.gen_max is not None else link.gen_current
+        have_width = link.width_current
+        if (gen is None or have_gen == gen) and (width is None or have_width == width):
+            return None
+        return f"Gen{have_gen} x{have_width}", f"Gen{gen} x{width}"
+
+    return _per_gpu(node, "gpu.pcie", test)
+
+
+@judge("gpu.clocks", when=has_gpus)
+def clocks(node: Node) -> list[Finding]:
+    """No hardware slowdown (thermal, power brake) holding the clocks down."""
+
+    def test(gpu: GpuInfo) -> tuple[str, str] | None:
+        active = [r for r in HW_SLOWDOWN if gpu.clock_event_reasons.get(r)]
+        return None if not active else (",".join(active), "no hardware slowdown")
+
+    return _per_gpu(node, "gpu.clocks", test)

@@ -1,0 +1,98 @@
+"""Storage checks: the planned mounts present and writable, and fio over the planned floors.
+
+Components: ``mount:<host><mount point>``. The filesystem type is reported, not judged: a site
+may mount the planned export through another client (and the lab mounts a tmpfs). fio's
+figures come from the burn-in run (``fio-<mount with / as _>.json``): its `write` job against
+the mount's write_gbs, its `read` job against read_gbs (GB/s, 10^9 bytes). Burn-in, and so fio,
+runs on GPU nodes only.
+"""
+
+from __future__ import annotations
+
+from bringup.admit.findings import Finding
+from bringup.parsers import ParseError
+from bringup.parsers.fio import parse_fio
+from bringup.validation.collect import write_section
+from bringup.validation.judge import burned_in, judge
+from bringup.validation.node import Node, NodeProblem
+
+
+def fio_output_name(mount: str) -> str:
+    """The burn-in role's file name for a mount: fio-_mnt_shared.json for /mnt/shared."""
+    return f"fio-{mount.replace('/', '_')}.json"
+
+
+@judge("storage.mount")
+def mount(node: Node) -> list[Finding]:
+    """Each planned mount point mounted."""
+    return [
+        node.finding(
+            f"mount:{m['mount']}",
+            "storage.mount",
+            "not mounted",
+            f"{m.get('kind')} {m.get('export')}",
+        )
+        for m in node.expected.mounts
+        if str(m["mount"]) not in node.mounts
+    ]
+
+
+@judge("storage.writable")
+def writable(node: Node) -> list[Finding]:
+    """A file can be created and removed on each planned mount."""
+    found = []
+    for m in node.expected.mounts:
+        name = write_section(str(m["mount"]))
+        if node.outputs.rc(name) != 0:
+            found.append(
+                node.finding(
+                    f"mount:{m['mount']}",
+                    "storage.writable",
+                    node.outputs.text(name).strip() or "not writable",
+                    "writable",
+                )
+            )
+    return found
+
+
+@judge("storage.fio", when=burned_in)
+def fio(node: Node) -> list[Finding]:
+    """fio's write and read throughput over the mount's planned floors, with no job error."""
+    found = []
+    for m in node.expected.mounts:
+        component = f"mount:{m['mount']}"
+        name = fio_output_name(str(m["mount"]))
+        try:
+            text = node.burn_in_text(name)
+            report = parse_fio(text)
+        except NodeProblem as problem:
+            found.append(node.finding(component, "storage.fio", problem.reason, "fio results"))
+            continue
+        except ParseError as exc:
+            found.append(
+                node.finding(component, "storage.fio", f"unreadable: {exc}", "fio results", text)
+            )
+            continue
+        for job in report.jobs:
+            if job.error:
+                found.append(
+                    node.finding(
+                        component, "storage.fio", f"job {job.name} error {job.error}", "no error"
+                    )
+                )
+        for direction in ("write", "read"):
+            floor = m.get(f"{direction}_gbs")
+            jobs = [j for j in report.jobs if j.name == direction]
+            if floor is None:
+                continue
+            have = max((getattr(j, direction).gbs for j in jobs), default=0.0)
+            if have < float(floor):
+                found.append(
+                    node.finding(
+                        component,
+                        "storage.fio",
+                        f"{direction} {have:.2f} GB/s",
+                        f">= {float(floor):g} GB/s",
+                    )
+                )
+    return found

@@ -1,0 +1,246 @@
+"""A node as the checks see it: its expectations, its collected outputs, parsed once.
+
+Parsing happens on first use and is cached, so a check reads `node.smi` without caring
+whether another check parsed it already. A tool that failed or printed something unreadable
+becomes a `NodeProblem` naming the section: the check that needs it turns that into a finding
+on the node, with the raw text as evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bringup.admit.findings import Finding
+from bringup.parsers import ParseError
+from bringup.parsers.imex import ImexNodeStatus, parse_imex_node_status
+from bringup.parsers.infiniband import IbstatReport, PerfqueryBlock, parse_ibstat, parse_perfquery
+from bringup.parsers.nvidia_smi import (
+    NvidiaSmiReport,
+    NvlinkGpu,
+    parse_nvlink_status,
+    parse_query_xml,
+)
+from bringup.parsers.xid import XidEvent, parse_xid_log
+from bringup.validation.collect import NodeOutputs, perfquery_section
+from bringup.validation.expected import Expected
+
+EVIDENCE_CHARS = 2000
+_LOST_GPU = re.compile(
+    r"Unable to determine the device handle for GPU\s*"
+    r"(?P<bus>[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}(?:\.[0-7])?)"
+)
+
+
+class NodeProblem(Exception):
+    """A section the checks need is missing, failed or unreadable."""
+
+    def __init__(self, section: str, reason: str, evidence: str = "") -> None:
+        super().__init__(f"{section}: {reason}")
+        self.section = section
+        self.reason = reason
+        self.evidence = evidence[:EVIDENCE_CHARS]
+
+
+def short_bus(bus_id: str) -> str:
+    """'0000:18:00' from '00000000:18:00.0' or '0000:18:00' (the form NVRM prints)."""
+    parts = bus_id.lower().split(":")
+    if len(parts) < 3:
+        return bus_id.lower()
+    return f"{parts[-3][-4:]}:{parts[-2]}:{parts[-1].split('.')[0]}"
+
+
+@dataclass
+class Node:
+    """One node of the run: its name, expectations, outputs and burn-in folder."""
+
+    expected: Expected
+    outputs: NodeOutputs
+    burn_in_dir: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.expected.name
+
+    def finding(
+        self,
+        component: str,
+        check: str,
+        observed: object,
+        expected: object,
+        evidence: str = "",
+        attributes: Mapping[str, str] | None = None,
+    ) -> Finding:
+        """A finding on a component of this node (`component` without the host part)."""
+        kind, _, rest = component.partition(":")
+        full = f"{kind}:{self.name}{rest}" if rest.startswith("/") else component
+        if component == "node":
+            full = f"node:{self.name}"
+        return Finding(
+            full,
+            check,
+            str(observed),
+            str(expected),
+            evidence[:EVIDENCE_CHARS],
+            dict(attributes or {}),
+        )
+
+    def problem(self, check: str, problem: NodeProblem) -> Finding:
+        """A finding on the whole node: a check could not read what it needs."""
+        return self.finding(
+            "node", check, problem.reason, f"readable {problem.section} output", problem.evidence
+        )
+
+    def section(self, name: str, *, ok_codes: tuple[int, ...] = (0,)) -> str:
+        """A section's text, or NodeProblem when it was not collected or its tool failed."""
+        if not self.outputs.has(name):
+            raise NodeProblem(name, "not collected")
+        rc, text = self.outputs.rc(name), self.outputs.text(name)
+        if rc not in ok_codes:
+            first = next((line for line in text.splitlines() if line.strip()), "")
+            raise NodeProblem(name, f"exit status {rc}: {first}".rstrip(": "), text)
+        return text
+
+    def _parse(self, name: str, text: str, parse: Any) -> Any:
+        try:
+            return parse(text)
+        except ParseError as exc:
+            raise NodeProblem(name, f"unreadable: {exc}", text) from None
+
+    # --- GPUs ------------------------------------------------------------------------------
+    @cached_property
+    def smi_text(self) -> str:
+        # nvidia-smi exits 15 when a GPU is lost and still reports the others
+        return self.section("nvidia-smi-xml", ok_codes=(0, 15))
+
+    @cached_property
+    def smi(self) -> NvidiaSmiReport:
+        text = self.smi_text
+        start = text.find("<?xml")
+        if start < 0:
+            raise NodeProblem("nvidia-smi-xml", "no XML report", text)
+        report: NvidiaSmiReport = self._parse("nvidia-smi-xml", text[start:], parse_query_xml)
+        return report
+
+    @cached_property
+    def lost_gpus(self) -> tuple[str, ...]:
+        """Bus ids of GPUs nvidia-smi names as lost ('Unable to determine the device handle')."""
+        return tuple(m.group("bus") for m in _LOST_GPU.finditer(self.smi_text))
+
+    @cached_property
+    def gpu_index_by_bus(self) -> dict[str, int]:
+        """NVML index of every GPU, lost ones included, by short bus id (NVML orders by bus)."""
+        buses = {short_bus(g.bus_id) for g in self.smi.gpus if g.bus_id}
+        buses |= {short_bus(b) for b in self.lost_gpus}
+        return {bus: i for i, bus in enumerate(sorted(buses))}
+
+    @cached_property
+    def nvlink(self) -> tuple[NvlinkGpu, ...]:
+        text = self.section("nvidia-smi-nvlink", ok_codes=(0, 15))
+        # a lost GPU's line stands between the others' blocks; gpu.count names that GPU
+        text = "".join(line for line in text.splitlines(True) if not _LOST_GPU.search(line))
+        gpus: tuple[NvlinkGpu, ...] = self._parse("nvidia-smi-nvlink", text, parse_nvlink_status)
+        return gpus
+
+    @cached_property
+    def xids(self) -> tuple[XidEvent, ...]:
+        text = self.section("xid")
+        if not text.strip():
+            return ()
+        events: tuple[XidEvent, ...] = self._parse("xid", text, parse_xid_log)
+        return events
+
+    @cached_property
+    def clock(self) -> tuple[float, int]:
+        """(uptime in seconds, epoch seconds) on the node when the outputs were collected."""
+        lines = self.section("clock").split()
+        try:
+            return float(lines[0]), int(lines[2])
+        except (IndexError, ValueError):
+            raise NodeProblem("clock", "unreadable", self.outputs.text("clock")) from None
+
+    # --- NICs ------------------------------------------------------------------------------
+    @cached_property
+    def ibstat(self) -> IbstatReport:
+        report: IbstatReport = self._parse("ibstat", self.section("ibstat"), parse_ibstat)
+        return report
+
+    def perfquery(self, nic: Mapping[str, Any]) -> dict[str, int]:
+        """The port's counters (extended counters where printed)."""
+        name = perfquery_section(nic)
+        blocks: tuple[PerfqueryBlock, ...] = self._parse(name, self.section(name), parse_perfquery)
+        counters: dict[str, int] = {}
+        for block in blocks:
+            counters.update(block.counters)
+        return counters
+
+    @cached_property
+    def links(self) -> dict[str, dict[str, Any]]:
+        """`ip -j addr` by interface name."""
+        text = self.section("ip-addr")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NodeProblem("ip-addr", f"unreadable: {exc}", text) from None
+        return {str(link["ifname"]): link for link in data}
+
+    # --- software, storage -----------------------------------------------------------------
+    @cached_property
+    def packages(self) -> dict[str, tuple[str, str]]:
+        """Installed packages asked about: name -> (version, status abbreviation)."""
+        text = self.section("dpkg", ok_codes=(0, 1))  # 1: some package is not installed
+        found: dict[str, tuple[str, str]] = {}
+        for line in text.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3:
+                found[parts[0].split(":")[0]] = (parts[1], parts[2].strip())
+        return found
+
+    @cached_property
+    def holds(self) -> frozenset[str]:
+        """Packages on hold: dpkg's selection 'h' (what `apt-mark showhold` lists)."""
+        return frozenset(name for name, (_, status) in self.packages.items() if status[:1] == "h")
+
+    @cached_property
+    def imex_status(self) -> ImexNodeStatus:
+        status: ImexNodeStatus = self._parse(
+            "imex-ctl", self.section("imex-ctl"), parse_imex_node_status
+        )
+        return status
+
+    @cached_property
+    def mounts(self) -> dict[str, tuple[str, str]]:
+        """Mount point -> (source, filesystem type)."""
+        table: dict[str, tuple[str, str]] = {}
+        for line in self.section("mounts").splitlines():
+            fields = line.split()
+            if len(fields) >= 3:
+                table[fields[1].replace("\\040", " ")] = (fields[0], fields[2])
+        return table
+
+    # --- burn-in ---------------------------------------------------------------------------
+    def burn_in_file(self, name: str) -> Path:
+        """A burn-in output of this node, or NodeProblem when there is none."""
+        if self.burn_in_dir is None:
+            raise NodeProblem(name, "no burn-in folder given (--bringup-burn-in)")
+        path = self.burn_in_dir / self.name / name
+        if not path.is_file():
+            raise NodeProblem(name, f"missing: {path}")
+        return path
+
+    def burn_in_text(self, name: str) -> str:
+        return self.burn_in_file(name).read_text(encoding="utf-8", errors="replace")
+
+    @cached_property
+    def manifest(self) -> Mapping[str, Any]:
+        text = self.burn_in_text("manifest.json")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NodeProblem("manifest.json", f"unreadable: {exc}", text) from None
+        return data if isinstance(data, dict) else {}

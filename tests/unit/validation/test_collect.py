@@ -1,0 +1,72 @@
+"""The collection script, run for real by a local shell, and the splitting of its output."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from bringup.validation.collect import (
+    SSH_UNREACHABLE,
+    collection_script,
+    judge_run,
+    parse_outputs,
+    write_section,
+)
+from bringup.validation.expected import Expected
+from tests.unit.validation.conftest import CPU, HGX, host_vars
+
+
+def run_locally(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_sections_follow_the_expectations() -> None:
+    hgx = collection_script(Expected.from_variables(host_vars(HGX)))
+    cpu = collection_script(Expected.from_variables(host_vars(CPU)))
+    assert "nvidia-smi -q -x" in hgx
+    assert "nvidia-smi" not in cpu
+    assert hgx.count("perfquery -x") == 8  # one per compute rail; Ethernet ports have none
+    assert "svc nvidia-fabricmanager" in hgx
+    assert "fabricmanager" not in cpu
+
+
+def test_script_runs_and_every_section_comes_back(tmp_path: Path) -> None:
+    variables = host_vars(CPU)
+    variables["bringup_expected"]["mounts"] = [{"mount": str(tmp_path)}, {"mount": "/nonexistent"}]
+    expected = Expected.from_variables(variables)
+    done = run_locally(collection_script(expected))
+    outputs = judge_run(CPU, done.returncode, done.stdout, done.stderr)
+    assert not outputs.unreachable
+    assert outputs.rc("clock") == 0
+    assert len(outputs.text("clock").split()) == 3
+    assert outputs.rc(write_section(str(tmp_path))) == 0
+    assert outputs.rc(write_section("/nonexistent")) != 0
+    assert list(tmp_path.iterdir()) == []  # the probe file is removed
+    assert str(tmp_path) not in outputs.text("mounts")  # a plain folder is no mount
+
+
+def test_output_is_kept_verbatim() -> None:
+    script = "s() { printf '\\n@@bringup:begin %s\\n' \"$1\"; ( eval \"$2\" ) 2>&1; " \
+             "printf '\\n@@bringup:end %s %d\\n' \"$1\" \"$?\"; }\n" \
+             "s a 'printf \"x\\n\\ny\"'\ns b 'echo oops; exit 3'\n"  # fmt: skip
+    outputs = parse_outputs("h", run_locally(script).stdout)
+    assert outputs.text("a") == "x\n\ny"
+    assert (outputs.text("b"), outputs.rc("b")) == ("oops\n", 3)
+    assert (outputs.text("c"), outputs.rc("c")) == ("", -1)
+
+
+def test_cut_off_output_keeps_what_arrived() -> None:
+    outputs = parse_outputs("h", "@@bringup:begin a\npartial")
+    assert (outputs.text("a"), outputs.rc("a")) == ("partial", -1)
+
+
+def test_ssh_failure_is_unreachable() -> None:
+    refused = "ssh: connect to host 10.0.0.1 port 22: Connection refused\n"
+    outputs = judge_run("n1", SSH_UNREACHABLE, "", refused)
+    assert outputs.unreachable
+    assert "Connection refused" in outputs.message
+
+
+def test_script_exit_255_after_output_is_not_unreachable() -> None:
+    outputs = judge_run("n1", SSH_UNREACHABLE, "@@bringup:begin a\nx\n@@bringup:end a 0\n", "")
+    assert not outputs.unreachable

@@ -1,0 +1,160 @@
+"""The judges on emulated node outputs: a healthy node has no finding; each fault is named."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bringup.lab.emulator.xid import xid_line
+from bringup.validation import judges
+from bringup.validation.judge import JUDGES, run_judge
+from tests.unit.validation.conftest import CPU, HGX, TRAY, NodeCase
+
+LIVE_CHECKS = sorted(c for c in JUDGES if not c.startswith("burn_in.") and c != "storage.fio")
+assert judges.gpu  # every judge module registered before parametrizing
+assert len(LIVE_CHECKS) > 20
+
+
+@pytest.mark.parametrize("name", [HGX, TRAY, CPU])
+def test_healthy_node_has_no_findings(make_case: Callable[[str], NodeCase], name: str) -> None:
+    node = make_case(name).node()
+    found = {check: run_judge(check, node) for check in LIVE_CHECKS}
+    assert {c: [f.line() for f in fs] for c, fs in found.items() if fs} == {}
+
+
+# fault kind, options, node, expected component (host part left out), check
+CASES = [
+    ("gpu-off-bus", {"gpu": 3}, TRAY, "gpu:{}/3", "gpu.count"),
+    ("ecc-uncorrectable", {"gpu": 2}, HGX, "gpu:{}/2", "gpu.ecc_uncorrected"),
+    ("row-remap-pending", {"gpu": 1}, HGX, "gpu:{}/1", "gpu.row_remap"),
+    ("nvlink-inactive", {"gpu": 2, "link": 7}, HGX, "nvlink:{}/gpu2/link7", "nvlink.link_state"),
+    ("xid", {"gpu": 5, "xid": 119}, HGX, "gpu:{}/5", "gpu.xid"),
+    ("ib-rate", {"device": "mlx5_3"}, HGX, "nic:{}/rail2", "nic.rate"),
+    ("symbol-errors", {"count": 500}, TRAY, "nic:{}/rail1", "nic.symbol_errors"),
+]
+
+
+@pytest.mark.parametrize(("kind", "options", "name", "component", "check"), CASES)
+def test_fault_is_named(
+    make_case: Callable[[str], NodeCase],
+    kind: str,
+    options: dict[str, int | str],
+    name: str,
+    component: str,
+    check: str,
+) -> None:
+    case = make_case(name)
+    case.fault(kind, **options)
+    findings = run_judge(check, case.node())
+    assert [f.component for f in findings] == [component.format(name)]
+    assert all(f.check == check for f in findings)
+
+
+def test_gpu_finding_carries_the_serial(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(HGX)
+    case.fault("ecc-uncorrectable", gpu=4, count=3)
+    (finding,) = run_judge("gpu.ecc_uncorrected", case.node())
+    assert finding.attributes["serial"] == case.profile["gpus"][4]["serial"]
+    assert finding.observed == "3 uncorrected"
+
+
+def test_nic_finding_names_cable_and_leaf(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(HGX)
+    case.fault("ib-rate", device="mlx5_6", value=200)
+    (finding,) = run_judge("nic.rate", case.node())
+    assert finding.component == f"nic:{HGX}/rail5"
+    assert finding.attributes["cable"] == f"{HGX}:mlx5_6/1"
+    assert finding.attributes["leaf"] == "compute-p1-su01-r5-l1"
+    assert (finding.observed, finding.expected) == ("200 Gb/s", "400 Gb/s")
+
+
+def test_several_bad_components_in_one_check(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(HGX)
+    for gpu in (1, 6):
+        case.fault("row-remap-pending", gpu=gpu)
+    components = [f.component for f in run_judge("gpu.row_remap", case.node())]
+    assert components == [f"gpu:{HGX}/1", f"gpu:{HGX}/6"]
+
+
+def test_old_xid_is_outside_the_window(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(HGX)
+    case.uptime = 50_000.0
+    bus = case.profile["gpus"][0]["pci_bus_id"]
+    old = case.uptime - 3 * 3600
+    case.kernel_lines.append(xid_line({"xid": 79, "pci_bus_id": bus, "uptime": old}))
+    assert run_judge("gpu.xid", case.node()) == []
+    case.kernel_lines.append(xid_line({"xid": 79, "pci_bus_id": bus, "uptime": case.uptime - 60}))
+    assert [f.component for f in run_judge("gpu.xid", case.node())] == [f"gpu:{HGX}/0"]
+
+
+def test_non_critical_xid_passes(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(HGX)
+    bus = case.profile["gpus"][0]["pci_bus_id"]
+    case.kernel_lines.append(xid_line({"xid": 13, "pci_bus_id": bus, "uptime": case.uptime}))
+    assert run_judge("gpu.xid", case.node()) == []
+
+
+def test_dead_daemon_is_the_service(make_case: Callable[[str], NodeCase]) -> None:
+    hgx, tray = make_case(HGX), make_case(TRAY)
+    hgx.profile["services"]["nvidia-fabricmanager"] = "failed"
+    tray.profile["services"]["nvidia-imex"] = "failed"
+    (fm,) = run_judge("nvlink.fabric_manager", hgx.node())
+    (imex,) = run_judge("nvlink.imex", tray.node())
+    assert fm.component == f"service:{HGX}/nvidia-fabricmanager"
+    assert imex.component == f"service:{TRAY}/nvidia-imex"
+
+
+def test_imex_peer_missing_from_the_domain(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(TRAY)
+    case.profile["nvlink_domain"]["imex_peers"].pop()
+    (finding,) = run_judge("nvlink.imex_domain", case.node())
+    assert "10.64.0.20" in finding.observed
+
+
+def test_port_down_and_cable_cut(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(TRAY)
+    nic = case.profile["nics"][0]
+    nic["state"], nic["physical_state"] = "Down", "Polling"
+    node = case.node()
+    assert [f.component for f in run_judge("nic.state", node)] == [f"nic:{TRAY}/rail1"]
+    assert [f.component for f in run_judge("nic.carrier", node)] == [f"nic:{TRAY}/rail1"]
+
+
+def test_missing_mount(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(CPU)
+    case.profile["mounts"].remove("/mnt/shared")
+    node = case.node()
+    assert [f.component for f in run_judge("storage.mount", node)] == [f"mount:{CPU}/mnt/shared"]
+    assert [f.check for f in run_judge("storage.writable", node)] == ["storage.writable"]
+
+
+def test_package_at_another_version_and_not_held(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(HGX)
+    node = case.node()
+    pin = case.expected.packages[0]
+    text = node.outputs.text("dpkg").replace(str(pin["version"]), "999.0")
+    case.overrides["dpkg"] = (text.replace("\thi ", "\tii "), 0)  # installed, not held
+    node = case.node()
+    (finding,) = run_judge("software.package", node)
+    assert finding.component == f"package:{HGX}/{pin['name']}"
+    assert finding.observed.startswith("999.0")
+    assert len(run_judge("software.hold", node)) == len(case.expected.packages)
+
+
+def test_failed_tool_is_a_node_finding(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(HGX)
+    case.overrides["nvidia-smi-xml"] = ("NVIDIA-SMI has failed\n", 9)
+    (finding,) = run_judge("gpu.count", case.node())
+    assert finding.component == f"node:{HGX}"
+    assert "NVIDIA-SMI has failed" in finding.observed
+
+
+def test_lost_gpu_leaves_the_other_gpus_judged(make_case: Callable[[str], NodeCase]) -> None:
+    case = make_case(TRAY)
+    case.fault("gpu-off-bus", gpu=1)
+    node = case.node()
+    (xid,) = run_judge("gpu.xid", node)
+    assert xid.component == f"gpu:{TRAY}/1"
+    assert run_judge("nvlink.link_state", node) == []
+    assert run_judge("gpu.model", node) == []

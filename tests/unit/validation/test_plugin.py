@@ -1,0 +1,103 @@
+"""The suite run as users run it (a pytest subprocess), on this machine and on a dead address.
+
+local:// judges this machine against a small host_vars file: what it lacks is reported with
+the component and check; ssh:// to a closed port is an unreachable host, not a pile of failures.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bringup.admit.findings import HostReport, read_report
+from bringup.validation.run import REPOSITORY, SUITE, run_suite
+
+
+def write_host_vars(path: Path, name: str, mount: Path) -> Path:
+    expected: dict[str, Any] = {
+        "name": name,
+        "gpu": None,
+        "nics": [],
+        "nvlink": None,
+        "software": {"packages": [{"name": "bash", "version": "0.0-bringup", "hold": False}]},
+        "mounts": [{"mount": str(mount), "kind": "nfs", "export": "nas:/x"}],
+        "thresholds": {},
+    }
+    path.write_text(yaml.safe_dump({"bringup_expected": expected}))
+    return path
+
+
+def run_pytest(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider", *args]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=REPOSITORY, timeout=300)
+
+
+def outcomes(report: HostReport) -> dict[str, str]:
+    return {t.nodeid.split("::")[1].split("[")[0]: t.outcome for t in report.tests}
+
+
+def test_local_host_findings_in_report_and_junit(tmp_path: Path) -> None:
+    host_vars = write_host_vars(tmp_path / "me.yml", "me", tmp_path / "not-a-mount")
+    report_path, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+    done = run_pytest(
+        "--hosts=local://", f"--bringup-expected={host_vars}",
+        f"--bringup-report={report_path}", f"--junitxml={junit}",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout[-2000:]
+    (me,) = read_report(report_path).values()
+    assert me.host == "me"
+    assert not me.unreachable
+    got = outcomes(me)
+    assert got["test_mounts"] == "failed"
+    assert got["test_packages"] == "failed"
+    assert got["test_holds"] == "passed"
+    assert got["test_count"] == "skipped"  # no GPUs planned
+    by_check = {f.check: f for f in me.findings}
+    assert by_check["storage.mount"].component == f"mount:me{tmp_path}/not-a-mount"
+    package = by_check["software.package"]
+    assert package.component == "package:me/bash"
+    assert package.expected == "0.0-bringup"
+    assert package.observed != package.expected
+    assert "package:me/bash [software.package]" in junit.read_text()
+
+
+def test_unreachable_host_is_one_verdict(tmp_path: Path) -> None:
+    host_vars = write_host_vars(tmp_path / "ghost.yml", "ghost", tmp_path)
+    report_path = tmp_path / "report.json"
+    done = run_pytest(
+        "--hosts=ssh://root@127.0.0.1:1", f"--bringup-expected={host_vars}",
+        f"--bringup-report={report_path}", "--ssh-extra-args=-o BatchMode=yes",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "UNREACHABLE ghost" in done.stdout
+    (ghost,) = read_report(report_path).values()
+    assert ghost.unreachable
+    assert "refused" in ghost.message.lower()
+    assert ghost.failed == ()
+    assert {t.outcome for t in ghost.tests} == {"skipped"}
+
+
+def test_run_suite_reports_every_host(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {"all": {"hosts": {"ghost": {"ansible_host": "127.0.0.1", "ansible_port": 1}}}}
+        )
+    )
+    (tmp_path / "host_vars").mkdir()
+    write_host_vars(tmp_path / "host_vars" / "ghost.yml", "ghost", tmp_path)
+    report_path = tmp_path / "out" / "report.json"
+    reports = run_suite(
+        inventory, ["ghost", "never-planned"], report=report_path, junit=tmp_path / "j.xml"
+    )
+    assert set(reports) == {"ghost", "never-planned"}
+    assert reports["ghost"].unreachable
+    assert "refused" in reports["ghost"].message.lower()
+    assert reports["never-planned"].unreachable
+    assert "not in the suite's report" in reports["never-planned"].message
+    assert read_report(report_path) == reports
+    assert (tmp_path / "j.xml").exists()
