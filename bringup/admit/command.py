@@ -38,8 +38,9 @@ def nvlink_domains(plan: Plan) -> dict[str, list[str]]:
     """NVLink domains of more than one node (NVL72 racks): domain -> member nodes."""
     domains: dict[str, list[str]] = {}
     for node in plan.nodes:
-        domain = expected_state(plan, node)["nvlink"]["domain"]
-        domains.setdefault(str(domain), []).append(node.name)
+        domain = (expected_state(plan, node).get("nvlink") or {}).get("domain")
+        if domain:
+            domains.setdefault(str(domain), []).append(node.name)
     return {d: members for d, members in domains.items() if len(members) > 1}
 
 

@@ -2,7 +2,7 @@
 
 A node sees only its own end. Whether the switch port at the other end is enabled comes from
 the fabric: on InfiniBand the subnet manager or UFM, on Ethernet the switch. In the lab the
-switch port is the host end of the node's veth, whose alias is the cable id: an administratively
+switch port is the host end of the node's veth, whose alias names the cable: an administratively
 down host end is a port with no light, which is what a cut cable looks like from the switch.
 """
 
@@ -25,7 +25,8 @@ def lab_far_end() -> FarEnd:
         for link in json.loads(result.stdout):
             alias = link.get("ifalias")
             if alias and str(link.get("ifname", "")).startswith(VETH_PREFIX):
-                ports[alias] = "UP" in link.get("flags", [])
+                # "<cable id> -> <leaf>:<port>"
+                ports[str(alias).split(" -> ")[0]] = "UP" in link.get("flags", [])
 
     def far_end(cable: str) -> bool | None:
         return ports.get(cable)
