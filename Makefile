@@ -12,7 +12,8 @@ all: run
 
 setup: $(VENV)/.installed engine system
 
-# Debian packages for the lab (sshd, iproute2, dpkg-dev), installed when missing.
+# Debian packages for the lab and the tests (sshd, iproute2, dpkg-dev, fio, PostgreSQL),
+# installed when missing.
 system:
 	scripts/install-system-packages
 
@@ -25,13 +26,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 engine: $(VENV)/.installed
 	scripts/build-pulumi
 
-# The main job on the embedded lab (as root): plan, a fresh lab, then render and provision
-# through the engine; the per-host results end the output.
+# The main job on the embedded lab (as root): plan, a fresh lab, then through the engine
+# render, provision, burn in, validate and admit each rack; the admission table ends the output.
 run: setup
 	$(BIN)/bringup plan $(STACK)
 	$(BIN)/bringup lab down --stack $(STACK)
 	$(BIN)/bringup lab up --stack $(STACK)
-	$(BIN)/bringup up --stack $(STACK) --provision
+	$(BIN)/bringup up --stack $(STACK) --admit
 
 lint: setup
 	$(BIN)/ruff check .
@@ -46,6 +47,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/engine_scale.py
 	$(BIN)/python benchmarks/lab_scale.py
 	$(BIN)/python benchmarks/provision_scale.py
+	$(BIN)/python benchmarks/admission_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out
