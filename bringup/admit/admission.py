@@ -99,7 +99,8 @@ def admit(
     pending = [h for h in request.hosts if h not in judged]
     for start, batch in enumerate(_batches(pending, domain_of, request.batch)):
         burn_in_dir = work / "burn-in" / run.id
-        to_burn = [h for h in batch if _state(ledger, stack, h) not in IN_PROGRESS[1:]]
+        # a node this run left mid-validation keeps its burn-in outputs; any other is burnt in
+        to_burn = [h for h in batch if not _validating_in(ledger, stack, h, run.id)]
         verdicts: dict[str, NodeVerdict] = {}
         if request.burn_in and to_burn:
             for host in to_burn:
@@ -111,9 +112,9 @@ def admit(
             verdicts |= _burn_in(request, to_burn, burn_in_dir, work)
         to_validate = [h for h in batch if h not in verdicts]
         for host in to_validate:
-            state = _state(ledger, stack, host)
-            if state in ("validating", "revalidated"):
+            if _validating_in(ledger, stack, host, run.id):
                 continue
+            state = _state(ledger, stack, host)
             if state is None:
                 ledger.record_state(stack, host, "provisioned", run_id=run.id)
             ledger.record_state(stack, host, _validating(ledger, stack, host), run_id=run.id)
@@ -180,6 +181,12 @@ def _run(request: AdmissionRequest, ledger: Ledger) -> tuple[Any, bool]:
 def _state(ledger: Ledger, stack: str, node: str) -> str | None:
     status = ledger.node_state(stack, node)
     return status.state if status else None
+
+
+def _validating_in(ledger: Ledger, stack: str, node: str, run_id: str) -> bool:
+    """Whether this run already started validating the node (it was killed meanwhile)."""
+    status = ledger.node_state(stack, node)
+    return bool(status and status.state in IN_PROGRESS[1:] and status.run_id == run_id)
 
 
 def _validating(ledger: Ledger, stack: str, node: str) -> str:

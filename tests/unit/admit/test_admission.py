@@ -139,3 +139,28 @@ def test_a_node_without_a_report_is_unreachable(ledger: Ledger, tmp_path: Path) 
 
     result = admit(request(hosts=["n1"]), ledger, tmp_path, suite=suite)
     assert result.with_verdict("unreachable") == ["n1"]
+
+
+def test_burn_in_is_skipped_only_for_nodes_this_run_left_mid_validation(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from bringup.admit import admission
+
+    burnt: list[list[str]] = []
+    monkeypatch.setattr(
+        admission, "_burn_in", lambda request, hosts, out, work: burnt.append(list(hosts)) or {}
+    )
+    first = replace(request(batch=2), burn_in=True)
+    with pytest.raises(KeyboardInterrupt):  # killed in the first batch's suite
+        admit(first, ledger, tmp_path, suite=Suite(die_after=0))
+    assert burnt == [HGX]
+    admit(first, ledger, tmp_path, suite=Suite())  # resumed: n1, n2 keep their burn-in
+    assert burnt == [HGX, TRAYS]
+    with pytest.raises(KeyboardInterrupt):
+        admit(first, ledger, tmp_path, suite=Suite(die_after=0))
+    other = replace(first, policy=DomainPolicy.parse("quorum:2"))  # a new run, not a resume
+    admit(other, ledger, tmp_path, suite=Suite())
+    assert burnt[-2:] == [HGX, TRAYS]
+    assert burnt[-3] == HGX
