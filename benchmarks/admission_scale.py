@@ -10,9 +10,10 @@ by its trays alone. Runs as root.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
+
+from _lab import fresh_lab  # benchmarks/ is the script's folder
 
 from bringup.admit.admission import AdmissionRequest, admit
 from bringup.admit.command import nvlink_domains
@@ -20,10 +21,8 @@ from bringup.admit.fabric import lab_far_end
 from bringup.admit.ledger import Ledger
 from bringup.admit.verdict import DomainPolicy
 from bringup.lab.extra_vars import lab_extra_vars
-from bringup.lab.lab import Lab
 from bringup.plan import make_plan
-from bringup.provision import SshSettings, run_playbook
-from bringup.provision.inventory import write_inventory
+from bringup.provision import run_playbook
 from bringup.spec import load_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,48 +36,38 @@ def main() -> None:
     plan = make_plan(load_cluster(ROOT / "stacks" / f"Pulumi.{STACK}.yaml"))
     print(f"{'nodes':>6} {'validate s':>11} {'burn-in + validate s':>21} {'admitted':>9}")
     for count in (int(n) for n in args.nodes.split(",")):
-        with tempfile.TemporaryDirectory(prefix="bringup-admit-bench-") as tmp:
-            project = Path(tmp)
-            lab = Lab(project, STACK)
-            lab.down()
-            lab.up(plan, count)
-            try:
-                inventory = write_inventory(plan, STACK, project)
-                hosts = tuple(r["name"] for r in lab.state()["nodes"])
-                ssh = SshSettings(private_key=lab.key, known_hosts=lab.known_hosts)
-                converge = run_playbook(
-                    ROOT / "playbooks" / "provision.yml",
-                    inventory=inventory,
-                    private_data_dir=project / "runs",
-                    hosts=list(hosts),
-                    ssh=ssh,
+        with fresh_lab(plan, STACK, count, "bringup-admit-bench-") as lab:
+            converge = run_playbook(
+                ROOT / "playbooks" / "provision.yml",
+                inventory=lab.inventory,
+                private_data_dir=lab.project / "runs",
+                hosts=list(lab.hosts),
+                ssh=lab.ssh,
+                extra_vars=lab_extra_vars(),
+            )
+            assert converge.converged, converge.hosts
+            times = []
+            for burn_in in (False, True):
+                request = AdmissionRequest(
+                    stack=STACK,
+                    hosts=lab.hosts,
+                    inventory=lab.inventory,
+                    domains=nvlink_domains(plan),
+                    policy=DomainPolicy.parse("quorum:1"),
+                    dcgm_level=1,
+                    burn_in=burn_in,
+                    ssh=lab.ssh,
+                    ssh_config=lab.lab.ssh_config,
                     extra_vars=lab_extra_vars(),
                 )
-                assert converge.converged, converge.hosts
-                times = []
-                for burn_in in (False, True):
-                    request = AdmissionRequest(
-                        stack=STACK,
-                        hosts=hosts,
-                        inventory=inventory,
-                        domains=nvlink_domains(plan),
-                        policy=DomainPolicy.parse("quorum:1"),
-                        dcgm_level=1,
-                        burn_in=burn_in,
-                        ssh=ssh,
-                        ssh_config=lab.ssh_config,
-                        extra_vars=lab_extra_vars(),
+                with Ledger.open(path=lab.project / f"ledger-{burn_in}.sqlite3") as ledger:
+                    start = time.perf_counter()
+                    result = admit(
+                        request, ledger, lab.project / "admission", far_end=lab_far_end()
                     )
-                    with Ledger.open(path=project / f"ledger-{burn_in}.sqlite3") as ledger:
-                        start = time.perf_counter()
-                        result = admit(
-                            request, ledger, project / "admission", far_end=lab_far_end()
-                        )
-                        times.append(time.perf_counter() - start)
-                admitted = len(result.with_verdict("admitted"))
-                print(f"{count:>6} {times[0]:>11.1f} {times[1]:>21.1f} {admitted:>5}/{count}")
-            finally:
-                lab.down()
+                    times.append(time.perf_counter() - start)
+            admitted = len(result.with_verdict("admitted"))
+            print(f"{count:>6} {times[0]:>11.1f} {times[1]:>21.1f} {admitted:>5}/{count}")
 
 
 if __name__ == "__main__":

@@ -9,15 +9,14 @@ package repository is the lab's. Each size gets a fresh lab; runs as root.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
+from _lab import fresh_lab  # benchmarks/ is the script's folder
+
 from bringup.lab.extra_vars import lab_extra_vars
-from bringup.lab.lab import Lab
 from bringup.plan import make_plan
-from bringup.provision import SshSettings, run_playbook
-from bringup.provision.inventory import write_inventory
+from bringup.provision import run_playbook
 from bringup.spec import load_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,34 +30,24 @@ def main() -> None:
     plan = make_plan(load_cluster(ROOT / "stacks" / f"Pulumi.{STACK}.yaml"))
     print(f"{'nodes':>6} {'converge s':>11} {'no-op s':>8} {'changed':>8} {'no-op changed':>14}")
     for count in (int(n) for n in args.nodes.split(",")):
-        with tempfile.TemporaryDirectory(prefix="bringup-provision-bench-") as tmp:
-            project = Path(tmp)
-            lab = Lab(project, STACK)
-            lab.down()
-            lab.up(plan, count)
-            try:
-                inventory = write_inventory(plan, STACK, project)
-                hosts = [r["name"] for r in lab.state()["nodes"]]
-                ssh = SshSettings(private_key=lab.key, known_hosts=lab.known_hosts)
-                runs = []
-                for _ in range(2):
-                    start = time.perf_counter()
-                    result = run_playbook(
-                        ROOT / "playbooks" / "provision.yml",
-                        inventory=inventory,
-                        private_data_dir=project / "runs",
-                        hosts=hosts,
-                        ssh=ssh,
-                        extra_vars=lab_extra_vars(),
-                    )
-                    runs.append((time.perf_counter() - start, result))
-                    assert result.converged, result.hosts
-                (first, converge), (second, noop) = runs
-                changed = sum(r.changed for r in converge.hosts.values())
-                again = sum(r.changed for r in noop.hosts.values())
-                print(f"{count:>6} {first:>11.1f} {second:>8.1f} {changed:>8} {again:>14}")
-            finally:
-                lab.down()
+        with fresh_lab(plan, STACK, count, "bringup-provision-bench-") as lab:
+            runs = []
+            for _ in range(2):
+                start = time.perf_counter()
+                result = run_playbook(
+                    ROOT / "playbooks" / "provision.yml",
+                    inventory=lab.inventory,
+                    private_data_dir=lab.project / "runs",
+                    hosts=list(lab.hosts),
+                    ssh=lab.ssh,
+                    extra_vars=lab_extra_vars(),
+                )
+                runs.append((time.perf_counter() - start, result))
+                assert result.converged, result.hosts
+            (first, converge), (second, noop) = runs
+            changed = sum(r.changed for r in converge.hosts.values())
+            again = sum(r.changed for r in noop.hosts.values())
+            print(f"{count:>6} {first:>11.1f} {second:>8.1f} {changed:>8} {again:>14}")
 
 
 if __name__ == "__main__":
