@@ -15,11 +15,9 @@ import sys
 from pathlib import Path
 
 from bringup.admit.admission import AdmissionRequest, admit
-from bringup.admit.command import open_ledger, result_json
-from bringup.admit.fabric import lab_far_end
+from bringup.admit.command import access, open_ledger, result_json
 from bringup.admit.ledger import Ledger
 from bringup.admit.verdict import DomainPolicy
-from bringup.provision.runner import lab_settings
 
 
 def main() -> None:
@@ -27,8 +25,7 @@ def main() -> None:
     data = json.load(sys.stdin)
     root = Path(data["root"])
     stack = data["stack"]
-    ssh, extra_vars = lab_settings(root, stack)
-    lab = root / ".lab" / stack
+    reach = access(root, stack)
     request = AdmissionRequest(
         stack=stack,
         hosts=tuple(data["hosts"]),
@@ -38,14 +35,14 @@ def main() -> None:
         dcgm_level=int(data.get("dcgm_level", 1)),
         burn_in=bool(data.get("burn_in", True)),
         batch=int(data.get("batch", 64)),
-        ssh=ssh,
-        ssh_config=lab / "ssh" / "config" if (lab / "ssh" / "config").exists() else None,
-        extra_vars=extra_vars,
+        ssh=reach.ssh,
+        ssh_config=reach.ssh_config,
+        extra_vars=reach.extra_vars,
     )
-    far_end = lab_far_end() if (lab / "state.json").exists() else None
     path = data.get("ledger")
     with Ledger.open(path=Path(path)) if path else open_ledger(root) as ledger:
-        result = admit(request, ledger, root / ".state" / "admission" / stack, far_end=far_end)
+        work = root / ".state" / "admission" / stack
+        result = admit(request, ledger, work, far_end=reach.far_end)
     json.dump(result_json(result), sys.stdout)
 
 

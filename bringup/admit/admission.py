@@ -36,7 +36,7 @@ from bringup.admit.verdict import (
 )
 from bringup.provision.runner import REPOSITORY, SshSettings, run_playbook
 
-IN_PROGRESS = ("burn-in", "validating", "revalidated")
+VALIDATING = ("validating", "revalidated")
 Suite = Callable[..., dict[str, HostReport]]
 
 
@@ -186,7 +186,7 @@ def _state(ledger: Ledger, stack: str, node: str) -> str | None:
 def _validating_in(ledger: Ledger, stack: str, node: str, run_id: str) -> bool:
     """Whether this run already started validating the node (it was killed meanwhile)."""
     status = ledger.node_state(stack, node)
-    return bool(status and status.state in IN_PROGRESS[1:] and status.run_id == run_id)
+    return bool(status and status.state in VALIDATING and status.run_id == run_id)
 
 
 def _validating(ledger: Ledger, stack: str, node: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,29 @@ def nvlink_domains(plan: Plan) -> dict[str, list[str]]:
     return {d: members for d, members in domains.items() if len(members) > 1}
 
 
+@dataclass(frozen=True)
+class Access:
+    """How admission reaches a stack's nodes from here: the lab's settings when it runs here."""
+
+    ssh: SshSettings
+    extra_vars: dict[str, Any]
+    ssh_config: Path | None
+    far_end: FarEnd | None
+
+
+def access(root: Path, stack: str) -> Access:
+    """The stack's lab key, overrides, ssh_config and cable view, or none of them."""
+    ssh, extra_vars = lab_settings(root, stack)
+    lab = root / ".lab" / stack
+    config = lab / "ssh" / "config"
+    return Access(
+        ssh,
+        extra_vars,
+        config if config.exists() else None,
+        lab_far_end() if (lab / "state.json").exists() else None,
+    )
+
+
 def prepare(
     plan: Plan,
     stack: str,
@@ -62,9 +86,7 @@ def prepare(
     if unknown:
         raise AdmitInputError(f"--limit: {', '.join(unknown)} not in stack {stack!r}")
     inventory = write_inventory(plan, stack, root)
-    ssh, extra_vars = lab_settings(root, stack)
-    lab = root / ".lab" / stack
-    ssh_config = lab / "ssh" / "config"
+    reach = access(root, stack)
     request = AdmissionRequest(
         stack=stack,
         hosts=tuple(h for h in names if h in set(hosts)),
@@ -74,12 +96,11 @@ def prepare(
         dcgm_level=dcgm_level,
         burn_in=burn_in,
         batch=batch,
-        ssh=ssh if ssh.private_key else SshSettings(),
-        ssh_config=ssh_config if ssh_config.exists() else None,
-        extra_vars=extra_vars,
+        ssh=reach.ssh,
+        ssh_config=reach.ssh_config,
+        extra_vars=reach.extra_vars,
     )
-    far_end = lab_far_end() if (lab / "state.json").exists() else None
-    return request, far_end
+    return request, reach.far_end
 
 
 def admission_table(result: AdmissionResult, plan: Plan) -> Table:

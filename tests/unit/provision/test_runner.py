@@ -119,3 +119,12 @@ def test_both_strategies_judge_hosts_alike(
     }
     # each run's SSH connection masters live in a folder of that run only, removed after it
     assert not list((tmp_path / "run").glob("cp-*"))
+
+
+def test_the_mitogen_strategy_points_ansible_at_its_plugin() -> None:
+    from bringup.provision.runner import _strategy_env
+
+    env = _strategy_env("mitogen_linear")
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_linear.py").is_file()
+    assert _strategy_env("linear") == {"ANSIBLE_STRATEGY": "linear"}
