@@ -246,6 +246,28 @@ class Scheduler(_Model):
     cluster_name: DnsLabel | None = Field(default=None, description="Default: the stack name.")
 
 
+class AccessSpec(_Model):
+    """How bringup reaches the nodes: over SSH as declared, or through the embedded lab.
+
+    With ``via: lab`` the lab on this host gives every setting (its key, known_hosts and
+    ssh_config); with ``via: ssh`` the declared ones apply, and Ansible's own SSH configuration
+    where none is declared. Paths are relative to the project folder, or absolute.
+    """
+
+    via: Literal["ssh", "lab"] = "ssh"
+    user: str = Field(default="root", min_length=1, description="The login user on the nodes.")
+    private_key: str | None = Field(default=None, min_length=1, description="SSH private key.")
+    known_hosts: str | None = Field(default=None, min_length=1, description="known_hosts file.")
+    ssh_config: str | None = Field(default=None, min_length=1, description="ssh_config file.")
+
+    @model_validator(mode="after")
+    def _lab_alone(self) -> AccessSpec:
+        declared = sorted(self.model_fields_set - {"via"})
+        if self.via == "lab" and declared:
+            raise ValueError(f"{declared[0]}: the lab gives its own settings; remove it")
+        return self
+
+
 class SoftwareOverride(_Model):
     """Per-SKU changes to the catalog's pinned software, checked against the compatibility table."""
 
@@ -296,6 +318,7 @@ class Cluster(_Model):
     fabrics: tuple[Fabric, ...] = ()
     storage: tuple[StorageSystem, ...] = ()
     scheduler: Scheduler = Scheduler()
+    access: AccessSpec = AccessSpec()
     overrides: dict[str, SkuOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")

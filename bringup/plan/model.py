@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bringup.errors import BringupError
+
 NodeKind = Literal["node", "tray"]
 
 
-class PlanError(Exception):
+class PlanError(BringupError):
     """A declaration that validates but cannot be built; `problems` holds one line each."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -54,7 +54,8 @@ def write_plan_json(plan: Plan, out: IO[str]) -> None:
     """Write the full plan: summary, racks, domains, nodes with expected state, topology."""
     out.write("{\n")
     out.write(f'"summary": {json.dumps(summary(plan), sort_keys=True)},\n')
-    out.write(f'"cluster": {plan.cluster.model_dump_json()},\n')
+    # how bringup reaches the nodes is not part of the plan
+    out.write(f'"cluster": {plan.cluster.model_dump_json(exclude={"access"})},\n')
     _write_array(out, "racks", (asdict(r) for r in plan.racks))
     _write_array(out, "nvlink_domains", (asdict(d) for d in plan.domains))
     _write_array(out, "nodes", (_node(plan, n) for n in plan.nodes))

@@ -1,0 +1,144 @@
+"""How bringup reaches a stack's nodes: SSH settings, Ansible's environment, the far end of cables.
+
+An :class:`Access` is produced in exactly one place per source and handed to whatever needs to
+reach nodes (provisioning, admission, the engine's resources); none of them looks for files of
+its own. The source is chosen by the stack's declaration (``access.via``):
+
+- ``ssh`` (the default): a site's nodes, reached with the declared user, key, known_hosts and
+  ssh_config, or Ansible's own SSH configuration where nothing is declared
+  (:func:`site_access`);
+- ``lab``: the embedded lab on this host, which produces its key, known_hosts, ssh_config and
+  overrides (``bringup.lab.lab.lab_access``).
+
+Far-end adapters say whether the switch end of a cable is up; they sit in :data:`FAR_ENDS` by
+name (``none``, ``lab``; later ``ufm``), and an Access carries the name, not the adapter, so that
+it crosses process boundaries as plain JSON. Registries hold import paths, as testinfra's
+backends do: an adapter's module is imported only when it is used.
+
+>>> a = Access(private_key=Path("/k"))
+>>> a.ansible_env()["ANSIBLE_PRIVATE_KEY_FILE"], a.far_end_view()("cable-1")
+('/k', None)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal, cast
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from bringup.errors import BringupError
+from bringup.spec import AccessSpec
+from bringup.workspace import Workspace
+
+FarEnd = Callable[[str], bool | None]
+"""Whether the far end of a cable (by cable id) is up; None when the fabric cannot say."""
+
+FAR_ENDS: Mapping[str, str] = {
+    "none": "bringup.access:no_far_end",
+    "lab": "bringup.lab.far_end:lab_far_end",
+}
+"""Far-end adapters by name: "module:function" returning a FarEnd."""
+
+SOURCES: Mapping[str, str] = {
+    "ssh": "bringup.access:site_access",
+    "lab": "bringup.lab.lab:lab_access",
+}
+"""Who produces a stack's Access, by the declaration's ``access.via``: "module:function" of
+(workspace, stack, declaration) returning an Access."""
+
+
+class AccessError(BringupError):
+    """An Access that cannot be produced or used."""
+
+
+class Access(BaseModel):
+    """How to reach one stack's nodes from this controller."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: Literal["ssh", "lab"] = "ssh"
+    user: str = "root"
+    private_key: Path | None = None
+    known_hosts: Path | None = None
+    ssh_config: Path | None = None
+    """An ssh_config for testinfra (``--ssh-config``) and plain ``ssh -F``."""
+    extra_vars: dict[str, JsonValue] = {}
+    """What playbook runs add to the rendered inventory's variables."""
+    far_end: str = "none"
+    """The far-end adapter, a name of FAR_ENDS."""
+
+    def ansible_env(self) -> dict[str, str]:
+        """Ansible's environment for these settings: strict host-key checking, always."""
+        # A connection master whose host went away (a lab node recreated at the same address, a
+        # node rebooted) must not hang the next task: keepalives end it within 15 s.
+        args = [
+            "-o ControlMaster=auto",
+            "-o ControlPersist=60s",
+            "-o ServerAliveInterval=5",
+            "-o ServerAliveCountMax=3",
+            "-o StrictHostKeyChecking=yes",
+        ]
+        if self.known_hosts is not None:
+            args.append(f"-o UserKnownHostsFile={self.known_hosts}")
+        env = {
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_PIPELINING": "True",
+            "ANSIBLE_SSH_ARGS": " ".join(args),
+            "ANSIBLE_REMOTE_USER": self.user,
+        }
+        if self.private_key is not None:
+            env["ANSIBLE_PRIVATE_KEY_FILE"] = str(self.private_key)
+        return env
+
+    def far_end_view(self) -> FarEnd:
+        """The far-end adapter's view, read now."""
+        factory = cast(Callable[[], FarEnd], _load(FAR_ENDS, self.far_end, "far-end adapter"))
+        return factory()
+
+    def to_json(self) -> str:
+        """The Access as JSON, for a process of its own."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> Access:
+        """The Access that `to_json` wrote."""
+        return cls.model_validate_json(text)
+
+
+def no_far_end() -> FarEnd:
+    """No view of the fabric: attribution never blames a cable."""
+    return lambda _cable: None
+
+
+def site_access(workspace: Workspace, stack: str, declared: AccessSpec) -> Access:
+    """A site's Access, as its declaration says (paths relative to the project)."""
+
+    def path(value: str | None) -> Path | None:
+        return None if value is None else workspace.root / value
+
+    return Access(
+        source="ssh",
+        user=declared.user,
+        private_key=path(declared.private_key),
+        known_hosts=path(declared.known_hosts),
+        ssh_config=path(declared.ssh_config),
+    )
+
+
+def stack_access(workspace: Workspace, stack: str, declared: AccessSpec) -> Access:
+    """The Access of `stack`, from the source its declaration names."""
+    produce = cast(
+        Callable[[Workspace, str, AccessSpec], Access], _load(SOURCES, declared.via, "source")
+    )
+    return produce(workspace, workspace.stack(stack).name, declared)
+
+
+def _load(registry: Mapping[str, str], name: str, what: str) -> object:
+    """The registered object `name`, its module imported now."""
+    if name not in registry:
+        raise AccessError(f"{what} {name!r}: expected one of {', '.join(sorted(registry))}")
+    module, _, attribute = registry[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
