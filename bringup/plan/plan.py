@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,7 +15,7 @@ from bringup.plan.fabric import FabricPlan, plan_fabric
 from bringup.plan.model import Node, NvlinkDomain, PlanError, RackPlan
 from bringup.plan.nodes import plan_racks
 from bringup.plan.software import resolve_software, resolve_thresholds
-from bringup.spec import Cluster
+from bringup.spec import Cluster, StorageSystem
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,70 @@ class Plan:
         """NVLink domains by name."""
         return {d.name: d for d in self.domains}
 
+    @cached_property
+    def rack_by_name(self) -> dict[str, RackPlan]:
+        """Racks by name."""
+        return {r.name: r for r in self.racks}
+
+    @cached_property
+    def shared_domains(self) -> tuple[NvlinkDomain, ...]:
+        """NVLink domains of several nodes (NVL72 racks): the ones judged as a unit."""
+        return tuple(d for d in self.domains if len(d.nodes) > 1)
+
+    @cached_property
+    def _shared_by_rack(self) -> dict[str, tuple[NvlinkDomain, ...]]:
+        by_rack: dict[str, list[NvlinkDomain]] = {}
+        for domain in self.shared_domains:
+            by_rack.setdefault(domain.rack, []).append(domain)
+        return {rack: tuple(domains) for rack, domains in by_rack.items()}
+
+    def shared_domains_in(self, rack: str) -> tuple[NvlinkDomain, ...]:
+        """The NVLink domains of several nodes in `rack` (an NVL72 rack's one domain)."""
+        return self._shared_by_rack.get(rack, ())
+
     def node(self, name: str) -> Node:
         """The node called `name`; KeyError when there is none."""
         return self.by_name[name]
+
+    def nodes_in(self, rack: str) -> tuple[Node, ...]:
+        """The nodes of `rack` in slot order; KeyError when the plan has no such rack."""
+        found = self.rack_by_name[rack]
+        p = found.position
+        # nodes are in physical order (hall, row, rack, slot): a rack's nodes are one run
+        first = bisect_left(self.nodes, (p.hall, p.row, p.rack, 0), key=lambda n: n.sort_key)
+        return self.nodes[first : first + found.units]
+
+    def gpus_of(self, node: Node) -> int:
+        """GPUs in `node` (0 for a CPU node)."""
+        return load_catalog().sku(node.sku).gpus_per_unit
+
+    def storage_of(self, node: Node) -> tuple[StorageSystem, ...]:
+        """The storage systems `node` mounts: every one without a fabric, else those whose
+        fabric it attaches to."""
+        return tuple(
+            s
+            for s in self.cluster.storage
+            if s.fabric is None or node.name in self.fabric(s.fabric).by_name
+        )
+
+    def clients_of(self, storage: str) -> tuple[Node, ...]:
+        """The nodes that mount storage system `storage`."""
+        return tuple(n for n in self.nodes if any(s.name == storage for s in self.storage_of(n)))
+
+    def capacity(self, nodes: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Nodes and GPUs per SKU of the named nodes (names not in the plan are ignored).
+
+        >>> # plan.capacity(admitted) -> {"hgx-h100": {"nodes": 2, "gpus": 16}}
+        """
+        out: dict[str, dict[str, int]] = {}
+        for name in sorted(set(nodes)):
+            node = self.by_name.get(name)
+            if node is None:
+                continue
+            row = out.setdefault(node.sku, {"nodes": 0, "gpus": 0})
+            row["nodes"] += 1
+            row["gpus"] += self.gpus_of(node)
+        return dict(sorted(out.items()))
 
     def fabric(self, name: str) -> FabricPlan:
         """The fabric called `name`; KeyError when there is none."""
@@ -65,8 +128,7 @@ class Plan:
     @property
     def gpus(self) -> int:
         """GPUs in the whole cluster."""
-        catalog = load_catalog()
-        return sum(catalog.sku(n.sku).gpus_per_unit for n in self.nodes)
+        return sum(self.gpus_of(n) for n in self.nodes)
 
 
 def make_plan(cluster: Cluster) -> Plan:

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from bringup.plan.bom import bill_of_materials, plane_counts
 from bringup.plan.cabling import fabric_cables
-from bringup.plan.expected import expected_state
+from bringup.plan.expectation import node_expectation
 from bringup.plan.plan import Plan
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
 
@@ -75,7 +75,7 @@ def _write_array(out: IO[str], key: str, items: Iterator[dict[str, Any]]) -> Non
 
 
 def _node(plan: Plan, node: Any) -> dict[str, Any]:
-    state = expected_state(plan, node)
+    state = node_expectation(plan, node).to_json()
     state["kubernetes_labels"] = kubernetes_labels(plan, node)
     return state
 

@@ -6,9 +6,8 @@ plan gives byte-identical files, so their content hashes say exactly what change
 
 from bringup.render.inventory import (
     content_hash,
-    inventory_dir,
     render_cluster_files,
     render_rack_files,
 )
 
-__all__ = ["content_hash", "inventory_dir", "render_cluster_files", "render_rack_files"]
+__all__ = ["content_hash", "render_cluster_files", "render_rack_files"]

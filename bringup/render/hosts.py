@@ -17,7 +17,7 @@ from typing import Any
 
 from bringup.catalog import SystemClass, load_catalog
 from bringup.plan import Plan
-from bringup.plan.expected import management_address
+from bringup.plan.expectation import management_address
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,21 +19,15 @@ import dataclasses
 import hashlib
 import io
 import json
-from bisect import bisect_left
 from typing import Any
 
 from bringup.catalog import load_catalog
-from bringup.plan import Node, Plan, expected_state, write_cabling_csv
+from bringup.plan import Plan, node_expectation, write_cabling_csv
 from bringup.plan.bom import bill_of_materials
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
 from bringup.render.environment import template
 from bringup.render.hosts import all_group, sku_group
 from bringup.render.role_vars import cluster_role_vars, host_role_vars, sku_role_vars
-
-
-def inventory_dir(stack: str) -> str:
-    """Where a stack's inventory lives, relative to the repository root."""
-    return f"inventory/{stack}"
 
 
 def content_hash(text: str) -> str:
@@ -66,26 +60,17 @@ def render_rack_files(plan: Plan, stack: str, rack: str) -> dict[str, str]:
     """The host_vars of every node of `rack`, by relative path; ValueError for an unknown rack."""
     host_template = template("inventory/host_vars/host.yml.j2")
     files = {}
-    for node in _rack_nodes(plan, rack):
-        expected = expected_state(plan, node)
+    if rack not in plan.rack_by_name:
+        raise ValueError(f"rack {rack!r}: not in the plan of cluster {plan.cluster.name!r}")
+    for node in plan.nodes_in(rack):
+        expected = node_expectation(plan, node)
         files[f"host_vars/{node.name}.yml"] = host_template.render(
             stack=stack,
-            expected=expected,
+            expected=expected.to_json(),
             kubernetes_labels=kubernetes_labels(plan, node),
             role_vars=host_role_vars(expected),
         )
     return dict(sorted(files.items()))
-
-
-def _rack_nodes(plan: Plan, rack: str) -> tuple[Node, ...]:
-    """The nodes of `rack` in slot order; ValueError names the rack when the plan has none."""
-    found = next((r for r in plan.racks if r.name == rack), None)
-    if found is None:
-        raise ValueError(f"rack {rack!r}: not in the plan of cluster {plan.cluster.name!r}")
-    p = found.position
-    # plan.nodes is in physical order (hall, row, rack, slot): a rack's nodes are one run.
-    first = bisect_left(plan.nodes, (p.hall, p.row, p.rack, 0), key=lambda n: n.sort_key)
-    return plan.nodes[first : first + found.units]
 
 
 def _cluster_vars(plan: Plan, stack: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from bringup.catalog import Role, load_catalog
-from bringup.plan import Plan
+from bringup.plan import NodeExpectation, Plan
 
 # Package name prefix -> the role variable (without "_packages") that installs it; first match.
 PACKAGE_ROLES: tuple[tuple[str, str], ...] = (
@@ -82,43 +82,43 @@ def sku_role_vars(plan: Plan, sku_id: str) -> dict[str, Any]:
     return dict(sorted(result.items()))
 
 
-def host_role_vars(state: dict[str, Any]) -> dict[str, Any]:
-    """Role variables of one node, from its expected state: rail interfaces, mounts, IMEX peers,
+def host_role_vars(expected: NodeExpectation) -> dict[str, Any]:
+    """Role variables of one node, from its expectation: rail interfaces, mounts, IMEX peers,
     HCAs to burn in."""
     result: dict[str, Any] = {
         "doca_ofed_interfaces": [
             {
-                "name": nic["netdev"],
-                "address": f"{nic['address']}/{nic['prefix']}",
-                "mtu": nic["mtu"],
-                "device": nic["device"],
-                "fabric": nic["fabric"],
-                "plane": nic["plane"],
-                "rail": nic["rail"],
+                "name": nic.netdev,
+                "address": f"{nic.address}/{nic.prefix}",
+                "mtu": nic.mtu,
+                "device": nic.device,
+                "fabric": nic.fabric,
+                "plane": nic.plane,
+                "rail": nic.rail,
             }
-            for nic in state["nics"]
+            for nic in expected.nics
         ],
         "storage_client_mounts": [
             {
-                "name": m["name"],
-                "fstype": m["kind"],
-                "src": m["export"],
-                "path": m["mount"],
-                "opts": m["options"],
+                "name": m.name,
+                "fstype": m.kind.value,
+                "src": m.export,
+                "path": m.mount,
+                "opts": m.options,
             }
-            for m in state["mounts"]
+            for m in expected.mounts
         ],
     }
-    nvlink = state["nvlink"]
+    nvlink = expected.nvlink
     if nvlink is not None:
-        result["nvlink_domain"] = nvlink["domain"]
-        result["nvlink_imex_enabled"] = bool(nvlink["imex"])
-        result["nvlink_imex_peers"] = [p["address"] for p in nvlink["imex_peers"]]
-    if state["software"] is not None:
+        result["nvlink_domain"] = nvlink.domain
+        result["nvlink_imex_enabled"] = nvlink.imex
+        result["nvlink_imex_peers"] = [p.address for p in nvlink.imex_peers]
+    if expected.software is not None:
         result["burn_in_hcas"] = [
-            {"device": nic["device"], "port": nic["port"]}
-            for nic in state["nics"]
-            if nic["role"] == Role.COMPUTE.value
+            {"device": nic.device, "port": nic.port}
+            for nic in expected.nics
+            if nic.role == Role.COMPUTE
         ]
-        result["burn_in_mounts"] = [m["mount"] for m in state["mounts"]]
+        result["burn_in_mounts"] = [m.mount for m in expected.mounts]
     return result

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from bringup.plan import (
     Plan,
-    expected_state,
     fabric_cables,
     make_plan,
+    node_expectation,
     write_cabling_csv,
     write_plan_json,
 )
@@ -96,7 +96,7 @@ def _identity(plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
     """What must never change: each node's state, each NIC (by fabric, plane, rail), each cable."""
     nodes = {}
     for node in plan.nodes:
-        state = expected_state(plan, node)
+        state = node_expectation(plan, node).to_json()
         for nic in state.pop("nics"):
             state[f"nic {nic['fabric']} p{nic['plane']} r{nic['rail']}"] = nic
         nodes[node.name] = state

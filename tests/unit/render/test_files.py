@@ -7,9 +7,9 @@ import hashlib
 import pytest
 import yaml
 
-from bringup.plan import Plan, expected_state
+from bringup.plan import Plan, node_expectation
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
-from bringup.render import content_hash, inventory_dir, render_cluster_files, render_rack_files
+from bringup.render import content_hash, render_cluster_files, render_rack_files
 
 from .conftest import HEADER, load_yaml, render_all
 
@@ -91,12 +91,10 @@ def test_every_yaml_file_parses_with_its_bringup_keys(lab_files: dict[str, str])
         assert "&id0" not in text, f"{path} has YAML anchors"
 
 
-def test_host_vars_read_back_as_the_plans_expected_state(
-    lab: Plan, lab_files: dict[str, str]
-) -> None:
+def test_host_vars_read_back_as_the_plans_expectation(lab: Plan, lab_files: dict[str, str]) -> None:
     for node in lab.nodes:
         data = load_yaml(lab_files[f"host_vars/{node.name}.yml"])
-        assert data["bringup_expected"] == expected_state(lab, node), node.name
+        assert data["bringup_expected"] == node_expectation(lab, node).to_json(), node.name
         assert data["bringup_kubernetes_labels"] == kubernetes_labels(lab, node), node.name
 
 
@@ -141,7 +139,3 @@ def test_content_hash_is_the_sha256_of_the_utf8_text() -> None:
     assert content_hash(text) == hashlib.sha256(text.encode("utf-8")).hexdigest()
     assert content_hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert content_hash("a") != content_hash("a\n")
-
-
-def test_inventory_dir_is_per_stack() -> None:
-    assert inventory_dir("lab") == "inventory/lab"

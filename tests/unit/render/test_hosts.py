@@ -8,7 +8,7 @@ import pytest
 
 from bringup.catalog import load_catalog
 from bringup.plan import Plan
-from bringup.plan.expected import management_address
+from bringup.plan.expectation import management_address
 from bringup.render import render_cluster_files
 
 from .conftest import DNS_LABEL, group_hosts, lab_data, load_yaml, plan_of, stack_plan

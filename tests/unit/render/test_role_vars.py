@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bringup.catalog import load_catalog
-from bringup.plan import Plan, expected_state
+from bringup.plan import Plan, node_expectation
 from bringup.render.role_vars import (
     PACKAGE_ROLES,
     cluster_role_vars,
@@ -43,8 +43,8 @@ def test_the_rendered_files_carry_the_role_variables(lab: Plan, lab_files: dict[
     for sku in ("cpu", "gb200-nvl72", "hgx-h100"):
         assert role_keys(f"group_vars/sku-{sku}.yml") == sku_role_vars(lab, sku)
     for node in lab.nodes:
-        state = expected_state(lab, node)
-        assert role_keys(f"host_vars/{node.name}.yml") == host_role_vars(state), node.name
+        expected = node_expectation(lab, node)
+        assert role_keys(f"host_vars/{node.name}.yml") == host_role_vars(expected), node.name
 
 
 def test_each_sku_s_packages_are_split_between_the_roles_that_install_them(lab: Plan) -> None:
@@ -71,35 +71,35 @@ def test_b200_gets_nvlsm_and_nvsdm_from_the_nvlink_role() -> None:
 
 
 def test_a_tray_lists_every_tray_of_its_domain_and_an_hgx_node_none(lab: Plan) -> None:
-    tray = host_role_vars(expected_state(lab, lab.node("lab-h1-r01-k02-t07")))
+    tray = host_role_vars(node_expectation(lab, lab.node("lab-h1-r01-k02-t07")))
     assert tray["nvlink_imex_enabled"] is True
     assert tray["nvlink_domain"] == "lab-h1-r01-k02-nvl1"
     assert tray["nvlink_imex_peers"] == [f"10.64.0.{i}" for i in range(3, 21)]
-    hgx = host_role_vars(expected_state(lab, lab.node("lab-h1-r01-k01-n1")))
+    hgx = host_role_vars(node_expectation(lab, lab.node("lab-h1-r01-k01-n1")))
     assert hgx["nvlink_imex_enabled"] is False
     assert hgx["nvlink_imex_peers"] == []
-    cpu = host_role_vars(expected_state(lab, lab.node("lab-h1-r01-k03-n1")))
+    cpu = host_role_vars(node_expectation(lab, lab.node("lab-h1-r01-k03-n1")))
     assert "nvlink_domain" not in cpu
     assert "burn_in_hcas" not in cpu
 
 
 def test_interfaces_carry_the_planned_address_prefix_and_mtu(lab: Plan) -> None:
     node = lab.node("lab-h1-r01-k01-n1")
-    state = expected_state(lab, node)
-    interfaces = host_role_vars(state)["doca_ofed_interfaces"]
-    assert len(interfaces) == len(state["nics"]) == 12
+    expected = node_expectation(lab, node)
+    interfaces = host_role_vars(expected)["doca_ofed_interfaces"]
+    assert len(interfaces) == len(expected.nics) == 12
     by_name = {i["name"]: i for i in interfaces}
     assert by_name["ibp24s0"]["address"] == "10.128.0.1/26"
     assert by_name["ibp24s0"]["mtu"] == 4092
     assert by_name["enp170s0f0np0"]["mtu"] == 9000  # storage, RoCE
     assert by_name["enp170s0f1np1"]["mtu"] == 1500  # in-band
-    hcas = host_role_vars(state)["burn_in_hcas"]
+    hcas = host_role_vars(expected)["burn_in_hcas"]
     assert [h["device"] for h in hcas][:2] == ["mlx5_0", "mlx5_3"]
     assert len(hcas) == 8
 
 
 def test_mounts_come_from_the_storage_systems(lab: Plan) -> None:
-    mounts = host_role_vars(expected_state(lab, lab.nodes[0]))["storage_client_mounts"]
+    mounts = host_role_vars(node_expectation(lab, lab.nodes[0]))["storage_client_mounts"]
     assert mounts == [
         {
             "name": "shared",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bringup.catalog import load_catalog
-from bringup.plan import PlanError, expected_state, make_plan
+from bringup.plan import PlanError, make_plan, node_expectation
 from bringup.plan.scheduler import hostlist, kubernetes_labels, slurm_topology
 from bringup.spec import load_cluster
 
@@ -25,7 +25,7 @@ LAB = _stack("lab")
 
 
 def test_hgx_node_expects_catalog_gpus_and_rails_in_order() -> None:
-    state = expected_state(LAB, LAB.node("lab-h1-r01-k01-n2"))
+    state = node_expectation(LAB, LAB.node("lab-h1-r01-k01-n2")).to_json()
     sku = load_catalog().sku("hgx-h100")
     assert sku.gpu is not None
     assert (state["gpu"]["count"], state["gpu"]["model"]) == (sku.gpu.count, sku.gpu.model)
@@ -43,7 +43,7 @@ def test_hgx_node_expects_catalog_gpus_and_rails_in_order() -> None:
 
 def test_nic_address_lies_in_its_subnet_and_cable_is_findable() -> None:
     for node in LAB.nodes:
-        for nic in expected_state(LAB, node)["nics"]:
+        for nic in node_expectation(LAB, node).to_json()["nics"]:
             subnet = IPv4Network(f"{nic['address']}/{nic['prefix']}", strict=False)
             assert IPv4Address(nic["address"]) not in (
                 subnet.network_address,
@@ -61,14 +61,14 @@ def test_addresses_are_unique_across_the_cluster() -> None:
     plan = _stack("mixed")
     seen: dict[str, str] = {}
     for node in plan.nodes:
-        state = expected_state(plan, node)
+        state = node_expectation(plan, node).to_json()
         for address in [n["address"] for n in state["nics"]] + [state["bmc"]["address"]]:
             assert address not in seen, f"{address} of {node.name} also on {seen.get(address)}"
             seen[address] = node.name
 
 
 def test_nvl72_tray_imex_peers_are_its_domain() -> None:
-    state = expected_state(LAB, LAB.node("lab-h1-r01-k02-t05"))
+    state = node_expectation(LAB, LAB.node("lab-h1-r01-k02-t05")).to_json()
     nvlink = state["nvlink"]
     assert nvlink["imex"] is True
     assert nvlink["domain_gpus"] == 72
@@ -100,12 +100,12 @@ def test_nvlink_domain_partition_override() -> None:
 def test_mounts_follow_the_storage_fabric() -> None:
     plan = _stack("mixed")
     for node in plan.nodes:
-        mounts = [m["mount"] for m in expected_state(plan, node)["mounts"]]
+        mounts = [m["mount"] for m in node_expectation(plan, node).to_json()["mounts"]]
         on_storage = node.name in plan.fabric("storage").by_name
         assert mounts == (["/home"] if on_storage else [])
 
 
-def test_threshold_override_reaches_expected_state() -> None:
+def test_threshold_override_reaches_the_expectation() -> None:
     racks = su_racks("hgx-h100", 1, racks_per_su=1)
     plan = make_plan(
         cluster(
@@ -114,7 +114,7 @@ def test_threshold_override_reaches_expected_state() -> None:
             overrides={"hgx-h100": {"thresholds": {"nccl_allreduce_busbw_gbs": 400}}},
         )
     )
-    state = expected_state(plan, plan.nodes[0])
+    state = node_expectation(plan, plan.nodes[0]).to_json()
     assert state["thresholds"]["nccl_allreduce_busbw_gbs"] == 400
 
 
