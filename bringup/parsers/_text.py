@@ -26,6 +26,9 @@ NOT_AVAILABLE = frozenset(
     }
 )
 
+# What authors put in place of the lines they left out of a pasted excerpt.
+ELISION_MARKERS = frozenset({"...", "[...]", "\u2026", "[\u2026]"})
+
 _LEADING_INT = re.compile(r"^\s*([-+]?\d+)(?![\d.])")
 _LEADING_FLOAT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 _TRUE = frozenset({"enabled", "yes", "active", "on", "true"})
@@ -53,6 +56,11 @@ def first_content(lines: list[str]) -> tuple[int, str]:
         if line.strip():
             return index + 1, line
     return 1, ""
+
+
+def is_elision(line: str) -> bool:
+    """True for a line that stands for lines left out of a paste ('...', '[...]', U+2026)."""
+    return line.strip() in ELISION_MARKERS
 
 
 def strip_ansi(line: str) -> str:

@@ -3,6 +3,10 @@
 Launcher tags are stripped first: srun's "0: " (--label) and Open MPI's "[1,0]<stdout>:"
 (--tag-output). The leading '#' of comment lines is optional, since pasted copies lose it.
 
+When the requested maxBytes does not fit in GPU memory, nccl-tests prints "Reducing maxBytes to
+<n> due to memory limitation" after the header and runs up to <n> (nccl-tests src/common.cu):
+max_bytes is then <n>, and requested_max_bytes keeps the header's value.
+
 A run that never produced a table is not a parse failure when the text says why: an Open MPI
 or srun error banner, or an NCCL/CUDA failure line. That yields a result with `failure` set and
 no rows. Text with neither a table nor such a failure is a ParseError.
@@ -32,6 +36,7 @@ _ROW_START = re.compile(r"^\s+\d+\s+\d+\s+\w+")
 _AVG = re.compile(r"^Avg bus bandwidth\s*:\s*(?P<value>[\d.]+)")
 _BOUNDS = re.compile(r"^Out of bounds values\s*:\s*(?P<count>\d+)\s+(?P<verdict>\w+)")
 _VERSION = re.compile(r"^NCCL version (?P<version>\S+)")
+_REDUCED = re.compile(r"^Reducing maxBytes to (?P<bytes>\d+)")
 _FAILURE = re.compile(
     r"There are not enough slots|mpirun noticed|prterun|ORTE has lost|srun: error|"
     r"Test NCCL failure|Test CUDA failure|NCCL WARN|NCCL error|Segmentation fault|"
@@ -85,7 +90,8 @@ class NcclTestsResult:
     n_threads: int | None = None
     n_gpus: int | None = None
     min_bytes: int | None = None
-    max_bytes: int | None = None
+    max_bytes: int | None = None  # the largest size the run used (after any reduction)
+    requested_max_bytes: int | None = None  # the header's maxBytes, set only when reduced
     iters: int | None = None
     nccl_version: str | None = None
     out_of_bounds: int | None = None
@@ -142,6 +148,9 @@ def parse_nccl_tests(text: str) -> NcclTestsResult:
             columns = body.split()
         elif found := _PARAMETERS.search(body):
             parameters = found
+            values.pop("reduced", None)  # a reduction belongs to the header before it
+        elif found := _REDUCED.match(body):
+            values["reduced"] = found.group("bytes")
         elif found := _DEVICE.match(body):
             devices.append(_device(found))
         elif found := _VERSION.match(body):
@@ -153,13 +162,16 @@ def parse_nccl_tests(text: str) -> NcclTestsResult:
     if not rows and not failure_lines:
         lineno, line = first_content(lines)
         raise ParseError(TOOL, lineno, line, "no results table and no failure message")
+    requested_max = _group_int(parameters, "max")
+    reduced = int(values["reduced"]) if "reduced" in values else None
     return NcclTestsResult(
         rows=tuple(rows),
         devices=tuple(devices),
         n_threads=_group_int(parameters, "threads"),
         n_gpus=_group_int(parameters, "gpus"),
         min_bytes=_group_int(parameters, "min"),
-        max_bytes=_group_int(parameters, "max"),
+        max_bytes=reduced if reduced is not None else requested_max,
+        requested_max_bytes=requested_max if reduced is not None else None,
         iters=_group_int(parameters, "iters"),
         nccl_version=values.get("version"),
         out_of_bounds=int(values["bounds"]) if "bounds" in values else None,

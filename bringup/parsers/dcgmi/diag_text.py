@@ -7,7 +7,10 @@ DCGM wraps at 45 characters, which are joined back. Category separators
 ("+-----  Hardware  ----...") set the category of the tests below them.
 
 Excerpts are read as they are: rows before any separator have category None, and continuation
-text whose label row was cut becomes a message of kind None.
+text whose label row was cut becomes a message of kind None. A line of "..." (or "[...]") where
+a paste left rows out is recorded in DiagReport.elided_lines and read past: it closes the message
+it interrupts (the text after it is not glued onto the text before), and the rows after it keep
+the category and test before it, since a paste most often elides more of the same list.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bringup.parsers._text import first_content, require_lines
+from bringup.parsers._text import first_content, is_elision, require_lines
 from bringup.parsers.dcgmi.models import DiagMessage, DiagReport, DiagTest, worst
 from bringup.parsers.errors import ParseError
 
@@ -28,7 +31,8 @@ _RESULT = re.compile(
 )
 _GPU_RESULT = re.compile(r"^GPU(?P<gpu>\d+): (?P<status>Pass|Fail|Warn|Skip)$")
 _MESSAGE_LABEL = re.compile(r"^(?P<kind>Warning|Info|Error)(?::?\s*GPU\s*(?P<gpu>\d+))?$")
-_GPU_IN_TEXT = re.compile(r"^GPU (?P<gpu>\d+)\b")
+# No word boundary after the index: pastes glue the prefix to the text ("GPU 0GPU 0's NvLink").
+_GPU_IN_TEXT = re.compile(r"^GPU ?(?P<gpu>\d+)")
 _CHUNK = 45  # DCGM wraps message text at this width
 
 
@@ -83,7 +87,7 @@ def parse_diag_text(text: str) -> DiagReport:
     """Parse the table that `dcgmi diag -r N` prints.
 
     Lines before the table (the command, "Successfully ran diagnostic for group.") are
-    skipped; anything but table lines after it starts is a ParseError.
+    skipped; anything but table lines and elision lines ("...") after it starts is a ParseError.
     """
     lines = require_lines(TOOL, text)
     category: str | None = None
@@ -92,10 +96,15 @@ def parse_diag_text(text: str) -> DiagReport:
     orphans: list[_Message] = []
     message: _Message | None = None
     last_key: str | None = None
+    elided: list[int] = []
     started = False
     for lineno, raw in enumerate(lines, start=1):
         line = raw.rstrip()
         if not line.strip():
+            continue
+        if is_elision(line):
+            elided.append(lineno)
+            message, last_key = None, None
             continue
         if line[0] not in "|+":
             if started:
@@ -145,6 +154,7 @@ def parse_diag_text(text: str) -> DiagReport:
         tests=tuple(test.build() for test in tests),
         metadata=metadata,
         messages=tuple(message.build() for message in orphans),
+        elided_lines=tuple(elided),
     )
 
 

@@ -54,6 +54,12 @@ class DiagReport:
     metadata: Mapping[str, str] = field(default_factory=dict)  # "DCGM Version", ...
     messages: tuple[DiagMessage, ...] = ()  # printed outside any test row (excerpts)
     runtime_error: str | None = None  # the diagnostic could not run at all (JSON output)
+    elided_lines: tuple[int, ...] = ()  # line numbers of "..." lines: a paste left rows out
+
+    @property
+    def elided(self) -> bool:
+        """True when the text had rows left out ("..."): a test not listed proves nothing."""
+        return bool(self.elided_lines)
 
     @property
     def failed(self) -> bool:

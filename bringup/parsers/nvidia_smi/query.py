@@ -2,8 +2,8 @@
 
 The report is a tree by indentation: ``Key : value`` lines and section lines whose entries are
 indented below them. Paste artefacts found in real captures are tolerated and recorded: the
-"[...]" elision marker (NvidiaSmiReport.elided), a leading "# command" line and grep's "--"
-separator. An excerpt that starts inside a GPU section (no "GPU <bus id>" line) yields one GPU
+"[...]" or "..." elision marker (NvidiaSmiReport.elided), a leading "# command" line and grep's
+"--" separator. An excerpt that starts inside a GPU section (no "GPU <bus id>" line) yields one GPU
 with bus_id None.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bringup.parsers._text import (
     first_content,
     flag,
+    is_elision,
     leading_float,
     leading_int,
     require_lines,
@@ -126,7 +127,7 @@ def parse_query(text: str) -> NvidiaSmiReport:
 
 
 def _tree(lines: list[str]) -> tuple[_Node, bool]:
-    """The report as a tree of nodes; True when it holds "[...]" elisions."""
+    """The report as a tree of nodes; True when it holds elision lines ("[...]", "...")."""
     root = _Node("", None, 0)
     stack: list[tuple[int, _Node]] = [(-1, root)]
     open_section: tuple[int, _Node] | None = None
@@ -136,7 +137,7 @@ def _tree(lines: list[str]) -> tuple[_Node, bool]:
         stripped = line.strip()
         if not stripped or _BANNER.match(stripped) or stripped == "--" or line.startswith("#"):
             continue
-        if stripped == "[...]":
+        if is_elision(stripped):
             elided = True
             continue
         indent = len(line) - len(line.lstrip(" "))

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bringup.parsers._text import is_not_available, require_lines
+from bringup.parsers._text import is_elision, is_not_available, require_lines
 from bringup.parsers.errors import ParseError
 
 TOOL = "nvidia-smi --query --format=csv"
@@ -29,7 +29,7 @@ class QueryCsv:
     fields: tuple[str, ...]
     rows: tuple[Mapping[str, str], ...]
     units: Mapping[str, str] = field(default_factory=dict)
-    elided: bool = False  # an excerpt with "[...]" in place of rows
+    elided: bool = False  # an excerpt with "[...]" (or "...") in place of rows
 
     def column(self, name: str) -> tuple[str, ...]:
         """Every row's value of one field, or KeyError when it was not queried."""
@@ -60,7 +60,7 @@ def parse_query_csv(text: str, fields: Sequence[str] | None = None) -> QueryCsv:
     rows: list[dict[str, str]] = []
     elided = False
     for lineno, line in numbered:
-        if line.strip() == "[...]":
+        if is_elision(line):
             elided = True
             continue
         values = next(csv.reader([line], skipinitialspace=True, quoting=csv.QUOTE_NONE))

@@ -1,4 +1,5 @@
-"""dcgmi diag -r N (table): real DCGM 1.x-3.x and 4.x captures, whole and excerpted."""
+"""dcgmi diag -r N (table): real DCGM 1.x-3.x and 4.x captures, whole and excerpted, and the
+field shapes of tests/fixtures/field/dcgmi-diag (elided rows, a glued GPU prefix)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from bringup.parsers import ParseError
 from bringup.parsers.dcgmi import parse_diag_text
 
-from .conftest import real
+from .conftest import field, real
 
 DEPLOYMENT_1X = [
     "Blacklist",
@@ -137,6 +138,100 @@ def test_dcgm4_failure_with_gpu_labelled_warning() -> None:
         1,
         "Error using CUDA API cuInit Check DCGM and system logs for errors.",
     )
+
+
+ELIDED = "dcgmi-diag/dcgmi-diag-r3_h100x8_dcgm3.3.5_elided-rows.txt"
+GLUED = "dcgmi-diag/dcgmi-diag-r2_h100x8_dcgm3.3.5_glued-gpu-prefix.txt"
+
+
+def test_field_elided_rows_are_noted_and_the_rows_around_them_read() -> None:
+    report = parse_diag_text(field(ELIDED))
+    assert report.elided_lines == (12, 25)
+    assert report.elided
+    assert report.metadata["GPU Device IDs Detected"] == ",".join(["2330"] * 8)
+    assert [(test.category, test.name) for test in report.tests] == [
+        ("Deployment", "Denylist"),
+        ("Deployment", "NVML Library"),
+        ("Deployment", "Inforom"),
+        ("Integration", "PCIe"),
+        ("Hardware", "GPU Memory"),
+        ("Hardware", "Diagnostic"),
+        ("Stress", "Targeted Stress"),
+        ("Stress", "Targeted Power"),
+        ("Stress", "Memory Bandwidth"),
+    ]
+    assert report.failed
+    assert [(test.name, test.failed_gpus) for test in report.tests if test.failed] == [
+        ("GPU Memory", (5,)),
+        ("Targeted Power", (2,)),
+    ]
+    (thermal,) = report.test("Targeted Power").messages
+    assert (thermal.kind, thermal.gpu) == ("Warning", 2)
+    assert thermal.text.endswith("thermal material interface, fans, and any other components.")
+    assert report.messages == ()
+
+
+def test_a_report_without_elisions_says_so() -> None:
+    report = parse_diag_text(real("dcgmi-diag/dcgmi-diag-r1_pass_deepops.txt"))
+    assert (report.elided_lines, report.elided) == ((), False)
+
+
+def test_an_elision_inside_a_wrapped_message_closes_it() -> None:
+    text = (
+        "|-----  Hardware  ----------+------------------------------------------------|\n"
+        "| memory                    | Fail - GPU: 1                                  |\n"
+        "| Warning                   | GPU 1 Error using CUDA API cuInit Check DCGM   |\n"
+        "[...]\n"
+        "|                           | Rerun diagnostics.                             |\n"
+    )
+    report = parse_diag_text(text)
+    assert report.elided_lines == (4,)
+    (memory,) = report.tests
+    (warning,) = memory.messages
+    assert warning.text == "GPU 1 Error using CUDA API cuInit Check DCGM"
+    (tail,) = report.messages  # the text after the gap is not glued onto the text before it
+    assert (tail.kind, tail.text) == (None, "Rerun diagnostics.")
+
+
+def test_dcgm4_gpu_rows_after_an_elision_continue_the_test_before_it() -> None:
+    text = (
+        "|-----  Hardware  ----------+------------------------------------------------|\n"
+        "| memory                    | Fail                                           |\n"
+        "|                           | GPU0: Pass                                     |\n"
+        "...\n"
+        "|                           | GPU6: Fail                                     |\n"
+        "|                           | GPU7: Pass                                     |\n"
+    )
+    (memory,) = parse_diag_text(text).tests
+    assert dict(memory.gpu_status) == {0: "Pass", 6: "Fail", 7: "Pass"}
+    assert memory.failed_gpus == (6,)
+
+
+def test_field_glued_gpu_prefix_keeps_the_gpu_index() -> None:
+    report = parse_diag_text(field(GLUED))
+    pcie = report.test("PCIe")
+    assert pcie.failed_gpus == (0, 3)
+    assert [(m.kind, m.gpu) for m in pcie.messages] == [("Warning", 0), ("Warning", 3)]
+    assert pcie.messages[0].text.startswith("GPU 0GPU 0's NvLink link 4 is currently down")
+    assert pcie.messages[1].text.startswith("GPU 3GPU 3's NvLink link 11 is currently down")
+    assert report.elided_lines == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "gpu"),
+    [
+        ("GPU 12GPU 12's NvLink link 0 is currently down", 12),
+        ("GPU 5 Found 1 faulty memory elements on GPU 5", 5),
+        ("GPU2 had memory errors and row remappings are pending", 2),
+        ("Persistence mode for GPU 3 is disabled.", None),  # the index must lead the text
+    ],
+)
+def test_the_gpu_index_is_read_from_the_start_of_a_message(text: str, gpu: int | None) -> None:
+    row = f"| Warning                   | {text[:45]:<45}  |\n"
+    if text[45:]:
+        row += f"|                           | {text[45:]:<45}  |\n"
+    (message,) = parse_diag_text(row).messages
+    assert (message.text, message.gpu) == (text, gpu)
 
 
 def test_an_unknown_result_names_its_line() -> None:

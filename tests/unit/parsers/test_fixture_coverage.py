@@ -1,6 +1,8 @@
-"""Every real capture under fixtures/real is claimed by exactly one parser and parses.
+"""Every real capture under fixtures/real, and every field-shape capture under
+tests/fixtures/field, is claimed by exactly one parser and parses.
 
-Adding a fixture without a claim here fails test_fixture_is_claimed_once_and_parses.
+Adding a fixture without a claim here fails test_fixture_is_claimed_once_and_parses (or
+test_field_capture_is_claimed_once_and_parses).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from bringup.parsers.nvidia_smi import (
 from bringup.parsers.perftest import PerftestResult, parse_perftest
 from bringup.parsers.xid import parse_xid_log
 
-from .conftest import REAL, real, real_files
+from .conftest import FIELD, REAL, field, field_files, real, real_files
 
 # Pattern (relative to fixtures/real) -> the parser that reads it and the type it returns;
 # parsers that return a tuple must return a non-empty one for a real capture.
@@ -100,3 +102,34 @@ def test_every_claim_matches_a_fixture(pattern: str) -> None:
 def test_every_fixture_has_its_provenance() -> None:
     documented = set(re.findall(r"^### `([^`]+)`$", real("PROVENANCE.md"), flags=re.MULTILINE))
     assert set(FIXTURES) == documented
+
+
+# Pattern (relative to tests/fixtures/field) -> the parser that reads it and the type it returns.
+FIELD_CLAIMS: tuple[tuple[str, Callable[[str], object], type], ...] = (
+    ("dcgmi-diag/*.txt", parse_diag_text, DiagReport),
+    ("nccl-tests/*.txt", parse_nccl_tests, NcclTestsResult),
+    ("xid/*.log", parse_xid_log, tuple),
+)
+
+FIELD_CAPTURES = [name for name in field_files() if name != "README.md"]
+
+
+def test_the_field_captures_are_there() -> None:
+    assert FIELD.is_dir(), f"expected the field-shape captures at {FIELD}"
+    assert len(FIELD_CAPTURES) >= 5  # as of this writing; fewer means loss
+
+
+@pytest.mark.parametrize("name", FIELD_CAPTURES)
+def test_field_capture_is_claimed_once_and_parses(name: str) -> None:
+    claims = [(parse, kind) for pattern, parse, kind in FIELD_CLAIMS if fnmatchcase(name, pattern)]
+    assert len(claims) == 1, f"{name} is claimed by {len(claims)} parsers, want exactly 1"
+    parse, kind = claims[0]
+    result = parse(field(name))
+    assert isinstance(result, kind)
+    if isinstance(result, tuple):
+        assert len(result) > 0, f"{name} parsed to nothing"
+
+
+def test_every_field_capture_is_described_in_its_readme() -> None:
+    described = set(re.findall(r"^### `([^`]+)`$", field("README.md"), flags=re.MULTILINE))
+    assert set(FIELD_CAPTURES) == described

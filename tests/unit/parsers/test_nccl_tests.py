@@ -1,5 +1,6 @@
-"""nccl-tests all_reduce_perf: real A100/H100 runs (whole, table-only, srun- and mpirun-tagged)
-and a real Open MPI launch failure.
+"""nccl-tests all_reduce_perf: real A100/H100 runs (whole, table-only, srun- and mpirun-tagged),
+a real Open MPI launch failure, and a run whose maxBytes nccl-tests reduced to fit GPU memory
+(tests/fixtures/field/nccl-tests).
 
 A launch failure with no table is returned as a failed result (NcclTestsResult.failure), not
 raised: it is the run's outcome, and the verdict needs its message. Text with neither a table
@@ -13,7 +14,7 @@ import pytest
 from bringup.parsers import ParseError
 from bringup.parsers.nccl_tests import parse_nccl_tests
 
-from .conftest import real
+from .conftest import field, real
 
 HEADER = (
     "#       size         count      type   redop    root     time   algbw   busbw #wrong"
@@ -116,6 +117,31 @@ def test_mpirun_tagged_output() -> None:
     assert len(result.rows) == 32
     assert result.row(17179869184).in_place.busbw_gbps == 483.35
     assert (result.out_of_bounds, result.avg_busbw_gbps) == (0, 156.742)
+
+
+def test_field_reduced_max_bytes_is_the_size_the_run_used() -> None:
+    result = parse_nccl_tests(field("nccl-tests/all_reduce_perf_h100x8_reducing-maxbytes.txt"))
+    assert (result.min_bytes, result.max_bytes) == (1073741824, 28149022720)
+    assert result.requested_max_bytes == 68719476736  # the header's -e 64G
+    assert [row.size_bytes for row in result.rows] == [1073741824 << i for i in range(5)]
+    assert max(row.size_bytes for row in result.rows) <= result.max_bytes
+    assert result.peak_busbw_gbps == 481.02
+    assert not result.failed
+
+
+def test_a_run_that_was_not_reduced_keeps_the_headers_max_bytes() -> None:
+    result = parse_nccl_tests(real("nccl-tests/all_reduce_perf_a100_x8-1node_gcm.txt"))
+    assert (result.max_bytes, result.requested_max_bytes) == (1073741824, None)
+
+
+def test_reduced_max_bytes_under_srun_labels_and_without_the_hash() -> None:
+    text = (
+        "0: # nThread 1 nGpus 1 minBytes 8 maxBytes 137438953472 step: 2(factor) warmup iters: 5"
+        " iters: 20 agg iters: 1 validation: 1 graph: 0\n"
+        "0: Reducing maxBytes to 45634027520 due to memory limitation\n" + HEADER + ROW
+    )
+    result = parse_nccl_tests(text)
+    assert (result.max_bytes, result.requested_max_bytes) == (45634027520, 137438953472)
 
 
 def test_open_mpi_launch_failure_is_a_failed_result() -> None:

@@ -81,6 +81,13 @@ def test_excerpt_with_elided_rows() -> None:
         table.column("serial")
 
 
+def test_an_elision_written_as_three_dots_is_read_past() -> None:
+    text = "name, pci.bus_id\nNVIDIA H100 80GB HBM3, 00000000:04:00.0\n...\n"
+    table = parse_query_csv(text)
+    assert table.elided
+    assert table.column("pci.bus_id") == ("00000000:04:00.0",)
+
+
 def test_noheader_and_nounits_with_the_queried_fields() -> None:
     text = "NVIDIA H100 80GB HBM3, 81559, [N/A]\nNVIDIA H100 80GB HBM3, 81559, 0\n"
     table = parse_query_csv(

@@ -88,6 +88,22 @@ def test_a100_excerpt_shows_pending_row_remap_and_dram_correctable() -> None:
     assert gpu.retired_pages.single_bit_ecc is None
 
 
+@pytest.mark.parametrize("marker", ["[...]", "...", "    ..."])
+def test_every_elision_marker_is_read_past_and_recorded(marker: str) -> None:
+    text = (
+        "GPU 00000000:19:00.0\n"
+        "    Product Name                          : NVIDIA H100 80GB HBM3\n"
+        f"{marker}\n"
+        "    Serial Number                         : 1652523012345\n"
+    )
+    report = parse_query(text)
+    assert report.elided
+    assert (report.gpus[0].name, report.gpus[0].serial) == (
+        "NVIDIA H100 80GB HBM3",
+        "1652523012345",
+    )
+
+
 def test_fabric_excerpt_unhealthy_without_a_gpu_line() -> None:
     report = parse_query(
         real(
