@@ -19,23 +19,24 @@ Three steps, each pure:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from bringup.admit.findings import Finding, HostReport
+from bringup.access import FarEnd
+from bringup.errors import BringupError
+from bringup.validation.checks import Check, Concern
+from bringup.validation.report import Finding, HostReport
 
 VerdictKind = Literal["admitted", "quarantined", "unreachable"]
 DomainStatus = Literal["complete", "degraded", "held"]
-FarEnd = Callable[[str], bool | None]
-"""Whether the far end of a cable (by cable id) is up; None when the fabric cannot say."""
 
-NIC_DOWN_CHECKS = frozenset({"nic.state", "nic.carrier", "nic.physical_state"})
-NCCL_CHECK = "burn_in.nccl_busbw"
-LOCAL_PREFIXES = ("gpu.", "nvlink.")
+NIC_DOWN_CHECKS = frozenset({Check.NIC_STATE, Check.NIC_CARRIER})
+LOCAL_CONCERNS = frozenset({Concern.GPU, Concern.NVLINK})
+"""Checks of the node's own GPUs and NVLinks: when all passed, low NCCL is the domain's."""
 
 
-class PolicyError(ValueError):
+class PolicyError(BringupError, ValueError):
     """A domain policy that cannot be parsed."""
 
 
@@ -90,12 +91,12 @@ def judge_node(node: str, report: HostReport | None) -> NodeVerdict:
     if report is None:
         return NodeVerdict(node, "unreachable", (), "the suite has no result for this node")
     if report.unreachable:
-        finding = Finding(f"node:{node}", "node.reachable", "unreachable", "reachable over SSH")
+        finding = Finding(f"node:{node}", Check.NODE_REACHABLE, "unreachable", "reachable over SSH")
         return NodeVerdict(node, "unreachable", (finding,), report.message or "unreachable")
     failed = report.failed
     if not failed:
         if not report.tests:
-            finding = Finding(f"node:{node}", "suite.ran", "no test ran", "every check run")
+            finding = Finding(f"node:{node}", Check.SUITE_RAN, "no test ran", "every check run")
             return NodeVerdict(node, "quarantined", (finding,), "no test ran")
         return NodeVerdict(node, "admitted")
     findings: list[Finding] = []
@@ -126,7 +127,7 @@ def attribute(
                 added.append(
                     Finding(
                         f"cable:{cable}",
-                        "cable.continuity",
+                        Check.CABLE_CONTINUITY,
                         "down at both ends",
                         "up",
                         f"{finding.component} down; far end "
@@ -136,14 +137,14 @@ def attribute(
                     )
                 )
     failed_checks = {f.check for f in verdict.findings}
-    local_failed = any(c.startswith(LOCAL_PREFIXES) for c in failed_checks)
-    local_ran = any(t.module in ("test_gpu", "test_nvlink") for t in report.tests)
-    if NCCL_CHECK in failed_checks and not local_failed and local_ran and domain:
-        nccl = next(f for f in verdict.findings if f.check == NCCL_CHECK)
+    local_failed = any(_concern(c) in LOCAL_CONCERNS for c in failed_checks)
+    local_ran = any(t.module in {f"test_{c}" for c in LOCAL_CONCERNS} for t in report.tests)
+    if Check.BURN_IN_NCCL_BUSBW in failed_checks and not local_failed and local_ran and domain:
+        nccl = next(f for f in verdict.findings if f.check == Check.BURN_IN_NCCL_BUSBW)
         added.append(
             Finding(
                 f"nvlink-domain:{domain}",
-                "attribution.nccl_fabric",
+                Check.ATTRIBUTION_NCCL_FABRIC,
                 nccl.observed,
                 nccl.expected,
                 "NCCL bus bandwidth low while every GPU and NVLink check of the node passed",
@@ -188,7 +189,7 @@ def judge_domains(
             continue
         held = Finding(
             f"nvlink-domain:{domain}",
-            f"domain.{policy.kind}",
+            Check.DOMAIN_UNIT if policy.kind == "unit" else Check.DOMAIN_QUORUM,
             f"{len(healthy)} of {len(members)} nodes healthy",
             f"at least {needed} healthy ({policy})",
             "at fault: " + ", ".join(faulty),
@@ -199,6 +200,12 @@ def judge_domains(
                     member, "quarantined", (held,), f"domain {domain} held under {policy}"
                 )
     return result, judged
+
+
+def _concern(check: str) -> Concern | None:
+    """The concern of a check id read from a report (None for an id this version lacks)."""
+    known = Check.known(check)
+    return known.concern if known else None
 
 
 def _reason(findings: Sequence[Finding]) -> str:

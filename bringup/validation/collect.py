@@ -18,7 +18,9 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bringup.validation.expected import Expected
+from bringup.catalog import LinkLayer
+from bringup.plan import NodeExpectation
+from bringup.plan.expectation import NicExpectation
 
 BEGIN, END = "@@bringup:begin", "@@bringup:end"
 SSH_UNREACHABLE = 255  # ssh's own exit status: connection refused, timed out, host key mismatch
@@ -37,6 +39,11 @@ svc() {{
   fi
 }}
 """
+# The driver's lines the GPU checks read (bringup.parsers.xid): Xids, a GPU's UUID, and a GPU
+# fallen off the bus, at run time or, over three lines, when the driver loads.
+_DRIVER_EVENTS = shlex.quote(
+    r"NVRM: (Xid|GPU at PCI|GPU [0-9A-Fa-f]{4}:|The NVIDIA GPU|\(PCI ID|fallen off the bus)"
+)
 _SECTION = re.compile(rf"^{re.escape(BEGIN)} (?P<name>\S+)$", re.MULTILINE)
 
 
@@ -61,19 +68,22 @@ class NodeOutputs:
         return self.sections.get(name, ("", -1))[1]
 
 
-def perfquery_section(nic: Mapping[str, object]) -> str:
-    return f"perfquery:{nic['device']}:{nic.get('port') or 1}"
+def perfquery_section(nic: NicExpectation) -> str:
+    """The section of a port's counters."""
+    return f"perfquery:{nic.device}:{nic.port}"
 
 
 def write_section(mount: str) -> str:
+    """The section of a mount's write probe."""
     return f"write:{mount}"
 
 
 def service_section(service: str) -> str:
+    """The section of a daemon's status."""
     return f"service:{service}"
 
 
-def collection_script(expected: Expected) -> str:
+def collection_script(expected: NodeExpectation) -> str:
     """The shell script that prints every section the node's checks read."""
     sections: list[tuple[str, str]] = [("clock", "cat /proc/uptime; date +%s")]
     if expected.gpu_count:
@@ -82,18 +92,19 @@ def collection_script(expected: Expected) -> str:
             ("nvidia-smi-nvlink", "$T nvidia-smi nvlink -s"),
             (
                 "xid",
-                "if [ -r /var/log/kern.log ]; then grep -a 'NVRM: Xid' /var/log/kern.log; "
-                "else dmesg | grep -a 'NVRM: Xid'; fi; true",
+                f"if [ -r /var/log/kern.log ]; then grep -aE {_DRIVER_EVENTS} /var/log/kern.log; "
+                f"else dmesg | grep -aE {_DRIVER_EVENTS}; fi; true",
             ),
         ]
     if expected.nics:
         sections += [("ibstat", "$T ibstat"), ("ip-addr", "ip -j addr show")]
         for nic in expected.nics:
-            if nic.get("link_layer") == "infiniband":
-                device, port = shlex.quote(str(nic["device"])), int(str(nic.get("port") or 1))
-                sections.append((perfquery_section(nic), f"$T perfquery -x -C {device} -P {port}"))
+            if nic.link_layer == LinkLayer.INFINIBAND:
+                device = shlex.quote(nic.device)
+                command = f"$T perfquery -x -C {device} -P {nic.port}"
+                sections.append((perfquery_section(nic), command))
     if expected.packages:
-        names = " ".join(shlex.quote(str(p["name"])) for p in expected.packages)
+        names = " ".join(shlex.quote(p.name) for p in expected.packages)
         sections += [
             (
                 "dpkg",
@@ -102,15 +113,13 @@ def collection_script(expected: Expected) -> str:
         ]
     for service in expected.services:
         sections.append((service_section(service), f"svc {shlex.quote(service)}"))
-    if expected.software.get("imex"):
+    if expected.imex:
         sections.append(("imex-ctl", "$T nvidia-imex-ctl -N"))
     if expected.mounts:
         sections.append(("mounts", "cat /proc/self/mounts"))
         for mount in expected.mounts:
-            probe = shlex.quote(f"{mount['mount']}/.bringup-validation")
-            sections.append(
-                (write_section(str(mount["mount"])), f': > {probe}."$$" && rm -f {probe}."$$"')
-            )
+            probe = shlex.quote(f"{mount.mount}/.bringup-validation")
+            sections.append((write_section(mount.mount), f': > {probe}."$$" && rm -f {probe}."$$"'))
     body = "".join(f"s {shlex.quote(name)} {shlex.quote(cmd)}\n" for name, cmd in sections)
     return _PRELUDE + body
 

@@ -1,72 +1,102 @@
-"""The registry of judges: check id -> function of a Node that returns its findings.
+"""Judges: the function of a Node that says what is wrong with it for one check.
 
-A judge is pure: it reads the node's expectations and collected outputs (and burn-in files)
-and returns one Finding per bad component, all of them, so a failure lists every bad GPU or
-port at once. A judge that cannot read what it needs (a tool failed, an output is missing)
-returns a finding on the node instead of raising: the report still says which check and why.
+A judge is pure: it reads the node's expectation and collected outputs (and burn-in files) and
+returns one Finding per bad component, all of them, so a failure lists every bad GPU or port at
+once. A judge that cannot read what it needs (a tool failed, an output is missing) returns a
+finding on the node instead of raising: the report still says which check and why.
 
->>> from bringup.validation import judges
->>> "gpu.ecc_uncorrected" in JUDGES
-True
+Each concern module of bringup/validation/judges keeps its judges in a :class:`Judges`
+registry; the package merges them into one table (``bringup.validation.judges.JUDGES``).
+
+>>> judges = Judges()
+>>> @judges.of(Check.GPU_MODEL, when=HAS_GPUS)
+... def model(node): return []
+>>> judges.table[Check.GPU_MODEL].when.reason
+'no GPUs planned'
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from bringup.admit.findings import Finding
-from bringup.validation.checks import check_id
-from bringup.validation.expected import Expected
+from bringup.plan import NodeExpectation
+from bringup.validation.checks import Check
 from bringup.validation.node import Node, NodeProblem
+from bringup.validation.report import Finding
 
-Judge = Callable[[Node], list[Finding]]
-
-
-def has_gpus(expected: Expected) -> bool:
-    """The plan puts GPUs in this node."""
-    return expected.gpu_count > 0
+JudgeFunction = Callable[[Node], list[Finding]]
 
 
-def burned_in(expected: Expected) -> bool:
-    """Burn-in runs on the GPU nodes (playbooks/burn_in.yml: hgx, nvl72), so only they have
-    outputs to judge."""
-    return has_gpus(expected)
+@dataclass(frozen=True)
+class Applies:
+    """Whether a check applies to a node at all, and why not when it does not."""
+
+    reason: str
+    test: Callable[[NodeExpectation], bool]
 
 
-def has_nvlink(expected: Expected) -> bool:
-    """The plan gives this node's GPUs NVLinks."""
-    return bool(expected.nvlink.get("links_per_gpu"))
+HAS_GPUS = Applies("no GPUs planned", lambda e: e.gpu_count > 0)
+HAS_NVLINK = Applies("no NVLink planned", lambda e: e.links_per_gpu > 0)
+HAS_NICS = Applies("no NICs planned", lambda e: bool(e.nics))
+BURNED_IN = Applies("not burned in (no GPUs)", lambda e: e.gpu_count > 0)
+"""Burn-in runs on the GPU nodes (playbooks/burn_in.yml: hgx, nvl72), so only they have
+outputs to judge."""
 
 
-JUDGES: dict[str, Judge] = {}
+@dataclass(frozen=True)
+class Judge:
+    """The judge of one check: where it applies, whether it reads burn-in outputs."""
+
+    check: Check
+    function: JudgeFunction
+    when: Applies | None = None
+    burn_in: bool = False
+
+    def skip_reason(self, node: Node) -> str | None:
+        """Why the check does not run on `node`, or None when it does."""
+        if self.burn_in and node.burn_in_dir is None:
+            return "no --bringup-burn-in folder given"
+        if self.when is not None and not self.when.test(node.expected):
+            return f"{node.name}: {self.when.reason}"
+        return None
+
+    def __call__(self, node: Node) -> list[Finding]:
+        """The findings of this check on `node` (none where it does not apply)."""
+        if self.skip_reason(node) is not None:
+            return []
+        try:
+            return self.function(node)
+        except NodeProblem as problem:
+            return [node.problem(self.check, problem)]
 
 
-def judge(
-    check: str, *, when: Callable[[Expected], bool] | None = None
-) -> Callable[[Judge], Judge]:
-    """Register `fn` as the judge of `check` (an id of CHECKS); `when` says whether the check
-    applies to a node at all (no GPU check on a CPU node): where it does not, no findings."""
-    check_id(check)
+@dataclass
+class Judges:
+    """The judges of one concern, registered with :meth:`of`."""
 
-    def register(fn: Judge) -> Judge:
-        def guarded(node: Node) -> list[Finding]:
-            if when is not None and not when(node.expected):
-                return []
-            try:
-                return fn(node)
-            except NodeProblem as problem:
-                return [node.problem(check, problem)]
+    table: dict[Check, Judge] = field(default_factory=dict)
 
-        guarded.__doc__ = fn.__doc__
-        guarded.__name__ = fn.__name__
-        JUDGES[check] = guarded
-        return guarded
+    def of(
+        self, check: Check, *, when: Applies | None = None, burn_in: bool = False
+    ) -> Callable[[JudgeFunction], JudgeFunction]:
+        """Register the decorated function as the judge of `check`."""
 
-    return register
+        def register(function: JudgeFunction) -> JudgeFunction:
+            if check in self.table:
+                raise ValueError(f"check {check}: judged twice")
+            self.table[check] = Judge(check, function, when, burn_in)
+            return function
+
+        return register
 
 
-def run_judge(check: str, node: Node) -> list[Finding]:
-    """The findings of `check` on `node` (importing every judge module first)."""
-    from bringup.validation import judges  # noqa: F401  (registers the judges)
-
-    return JUDGES[check](node)
+def merge(*registries: Judges) -> Mapping[Check, Judge]:
+    """One table of every registry's judges; a check judged twice is an error."""
+    table: dict[Check, Judge] = {}
+    for registry in registries:
+        twice = sorted(set(table) & set(registry.table))
+        if twice:
+            raise ValueError(f"checks judged twice: {', '.join(twice)}")
+        table.update(registry.table)
+    return table

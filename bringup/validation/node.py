@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-from bringup.admit.findings import Finding
 from bringup.parsers import ParseError
 from bringup.parsers.imex import ImexNodeStatus, parse_imex_node_status
 from bringup.parsers.infiniband import IbstatReport, PerfqueryBlock, parse_ibstat, parse_perfquery
@@ -27,8 +26,10 @@ from bringup.parsers.nvidia_smi import (
     parse_query_xml,
 )
 from bringup.parsers.xid import XidEvent, parse_xid_log
+from bringup.plan import NodeExpectation
+from bringup.plan.expectation import NicExpectation
 from bringup.validation.collect import NodeOutputs, perfquery_section
-from bringup.validation.expected import Expected
+from bringup.validation.report import Finding
 
 EVIDENCE_CHARS = 2000
 _LOST_GPU = re.compile(
@@ -55,13 +56,45 @@ def short_bus(bus_id: str) -> str:
     return f"{parts[-3][-4:]}:{parts[-2]}:{parts[-1].split('.')[0]}"
 
 
+_Parsed = TypeVar("_Parsed")
+
+
+@dataclass(frozen=True)
+class Link:
+    """One interface as `ip -j addr` shows it: flags, operational state, IPv4 addresses."""
+
+    name: str
+    flags: frozenset[str]
+    operstate: str
+    inet: tuple[str, ...]  # "address/prefix"
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, object]) -> Link:
+        """The interface from one element of `ip -j addr`'s list."""
+        flags = entry.get("flags")
+        addresses = entry.get("addr_info")
+        inet = tuple(
+            f"{a.get('local')}/{a.get('prefixlen')}"
+            for a in (addresses if isinstance(addresses, list) else [])
+            if isinstance(a, dict) and a.get("family") == "inet"
+        )
+        return cls(
+            str(entry.get("ifname")),
+            frozenset(str(f) for f in flags) if isinstance(flags, list) else frozenset(),
+            str(entry.get("operstate", "UNKNOWN")),
+            inet,
+        )
+
+
 @dataclass
 class Node:
-    """One node of the run: its name, expectations, outputs and burn-in folder."""
+    """One node of the run: its expectation, outputs, burn-in folder and the DCGM level its
+    burn-in ran at."""
 
-    expected: Expected
+    expected: NodeExpectation
     outputs: NodeOutputs
     burn_in_dir: Path | None = None
+    diag_level: int | None = None
 
     @property
     def name(self) -> str:
@@ -106,7 +139,7 @@ class Node:
             raise NodeProblem(name, f"exit status {rc}: {first}".rstrip(": "), text)
         return text
 
-    def _parse(self, name: str, text: str, parse: Any) -> Any:
+    def _parse(self, name: str, text: str, parse: Callable[[str], _Parsed]) -> _Parsed:
         try:
             return parse(text)
         except ParseError as exc:
@@ -124,8 +157,7 @@ class Node:
         start = text.find("<?xml")
         if start < 0:
             raise NodeProblem("nvidia-smi-xml", "no XML report", text)
-        report: NvidiaSmiReport = self._parse("nvidia-smi-xml", text[start:], parse_query_xml)
-        return report
+        return self._parse("nvidia-smi-xml", text[start:], parse_query_xml)
 
     @cached_property
     def lost_gpus(self) -> tuple[str, ...]:
@@ -144,16 +176,14 @@ class Node:
         text = self.section("nvidia-smi-nvlink", ok_codes=(0, 15))
         # a lost GPU's line stands between the others' blocks; gpu.count names that GPU
         text = "".join(line for line in text.splitlines(True) if not _LOST_GPU.search(line))
-        gpus: tuple[NvlinkGpu, ...] = self._parse("nvidia-smi-nvlink", text, parse_nvlink_status)
-        return gpus
+        return self._parse("nvidia-smi-nvlink", text, parse_nvlink_status)
 
     @cached_property
     def xids(self) -> tuple[XidEvent, ...]:
         text = self.section("xid")
         if not text.strip():
             return ()
-        events: tuple[XidEvent, ...] = self._parse("xid", text, parse_xid_log)
-        return events
+        return self._parse("xid", text, parse_xid_log)
 
     @cached_property
     def clock(self) -> tuple[float, int]:
@@ -167,10 +197,9 @@ class Node:
     # --- NICs ------------------------------------------------------------------------------
     @cached_property
     def ibstat(self) -> IbstatReport:
-        report: IbstatReport = self._parse("ibstat", self.section("ibstat"), parse_ibstat)
-        return report
+        return self._parse("ibstat", self.section("ibstat"), parse_ibstat)
 
-    def perfquery(self, nic: Mapping[str, Any]) -> dict[str, int]:
+    def perfquery(self, nic: NicExpectation) -> dict[str, int]:
         """The port's counters (extended counters where printed)."""
         name = perfquery_section(nic)
         blocks: tuple[PerfqueryBlock, ...] = self._parse(name, self.section(name), parse_perfquery)
@@ -180,14 +209,17 @@ class Node:
         return counters
 
     @cached_property
-    def links(self) -> dict[str, dict[str, Any]]:
+    def links(self) -> dict[str, Link]:
         """`ip -j addr` by interface name."""
         text = self.section("ip-addr")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise NodeProblem("ip-addr", f"unreadable: {exc}", text) from None
-        return {str(link["ifname"]): link for link in data}
+        if not isinstance(data, list):
+            raise NodeProblem("ip-addr", "unreadable: expected a JSON list", text)
+        links = (Link.from_json(entry) for entry in data if isinstance(entry, dict))
+        return {link.name: link for link in links}
 
     # --- software, storage -----------------------------------------------------------------
     @cached_property
@@ -208,10 +240,7 @@ class Node:
 
     @cached_property
     def imex_status(self) -> ImexNodeStatus:
-        status: ImexNodeStatus = self._parse(
-            "imex-ctl", self.section("imex-ctl"), parse_imex_node_status
-        )
-        return status
+        return self._parse("imex-ctl", self.section("imex-ctl"), parse_imex_node_status)
 
     @cached_property
     def mounts(self) -> dict[str, tuple[str, str]]:
@@ -237,7 +266,7 @@ class Node:
         return self.burn_in_file(name).read_text(encoding="utf-8", errors="replace")
 
     @cached_property
-    def manifest(self) -> Mapping[str, Any]:
+    def manifest(self) -> Mapping[str, object]:
         text = self.burn_in_text("manifest.json")
         try:
             data = json.loads(text)

@@ -2,7 +2,7 @@
 
 tests/validation/conftest.py registers it. It adds:
 
-- ``--bringup-report=PATH``: write the run's report (bringup.admit.findings.write_report): per
+- ``--bringup-report=PATH``: write the run's report (bringup.validation.report.write_report): per
   host, per test, outcome and structured findings; a host never reached is ``unreachable``.
 - ``--bringup-burn-in=DIR``: the controller folder with the burn-in outputs, ``DIR/<host>/``.
 - ``--bringup-expected=FILE``: a host_vars file with ``bringup_expected``, for backends that
@@ -30,11 +30,18 @@ from typing import Any
 
 import pytest
 
-from bringup.admit.findings import Finding, HostReport, Outcome, TestOutcome, write_report
+from bringup.plan import NodeExpectation
+from bringup.validation.checks import Check
 from bringup.validation.collect import NodeOutputs, collection_script, judge_run
-from bringup.validation.expected import ExpectationError, Expected
-from bringup.validation.judge import run_judge
+from bringup.validation.expected import (
+    ExpectationError,
+    HostExpectation,
+    read_expectation,
+    read_expectation_file,
+)
+from bringup.validation.judges import JUDGES
 from bringup.validation.node import Node
+from bringup.validation.report import Finding, HostReport, Outcome, TestOutcome, write_report
 
 DEFAULT_WORKERS = 32
 
@@ -47,9 +54,14 @@ class FindingsFailed(AssertionError):
         super().__init__("\n".join(f.line() for f in self.findings))
 
 
-def judge_node(check: str, node: Node) -> None:
-    """Run the judge of `check` on `node`; FindingsFailed when it finds anything."""
-    findings = run_judge(check, node)
+def judge_node(check: Check, node: Node) -> None:
+    """Run the judge of `check` on `node`: skipped where the check does not apply,
+    FindingsFailed when it finds anything."""
+    judge = JUDGES[check]
+    reason = judge.skip_reason(node)
+    if reason is not None:
+        pytest.skip(reason)
+    findings = judge(node)
     if findings:
         raise FindingsFailed(findings)
 
@@ -68,24 +80,24 @@ class Suite:
     def option(self, name: str) -> Any:
         return self.config.getoption(name)
 
-    def expected(self, host: Any) -> Expected:
+    def expected(self, host: Any) -> HostExpectation:
         level = self.option("bringup_diag_level")
         path = self.option("bringup_expected")
         if path:
-            return Expected.from_file(Path(path), diag_level=level)
+            return read_expectation_file(Path(path), diag_level=level)
         backend = host.backend
         if not hasattr(backend, "get_variables"):
             raise ExpectationError(
                 f"{backend.get_pytest_id()}: no inventory; pass --bringup-expected=HOST_VARS"
             )
-        return Expected.from_variables(backend.get_variables(), diag_level=level)
+        return read_expectation(backend.get_variables(), diag_level=level)
 
     def collect_all(self) -> None:
         """Collect every host of the run, in parallel, once."""
         if self.collected:
             return
         self.collected = True
-        expectations: dict[str, Expected] = {}
+        expectations: dict[str, HostExpectation] = {}
         for key, host in self.hosts.items():
             try:
                 expectations[key] = self.expected(host)
@@ -95,13 +107,13 @@ class Suite:
         workers = max(1, min(self.option("bringup_collect_workers"), len(expectations) or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
-                key: pool.submit(_collect, self.hosts[key], expected)
-                for key, expected in expectations.items()
+                key: pool.submit(_collect, self.hosts[key], host.expected)
+                for key, host in expectations.items()
             }
             for key, future in futures.items():
-                self.nodes[key] = Node(
-                    expectations[key], future.result(), Path(burn_in) if burn_in else None
-                )
+                host = expectations[key]
+                folder = Path(burn_in) if burn_in else None
+                self.nodes[key] = Node(host.expected, future.result(), folder, host.diag_level)
 
     def node(self, host: Any) -> Node:
         key = host.backend.get_pytest_id()
@@ -130,7 +142,7 @@ class Suite:
         return reports
 
 
-def _collect(host: Any, expected: Expected) -> NodeOutputs:
+def _collect(host: Any, expected: NodeExpectation) -> NodeOutputs:
     try:
         result = host.run(collection_script(expected))
     except RuntimeError as exc:  # testinfra's ssh backend raises on ssh's own exit 255

@@ -7,7 +7,8 @@ pytest process, for large batches (each process also collects its hosts in paral
 their reports are merged. A host that appears in no report (the process died, the host was not
 in the inventory) is returned as unreachable, with the reason.
 
->>> # run_suite(Path("inventory/lab/hosts.yml"), ["lab-h1-r01-k01-n1"], report=Path("r.json"))
+>>> # run_suite(Path("inventory/lab/hosts.yml"), ["lab-h1-r01-k01-n1"],
+>>> #           suite=Path("tests/validation"), report=Path("r.json"))
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bringup.admit.findings import HostReport, read_report, write_report
+from bringup.validation.report import HostReport, read_report, write_report
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-SUITE = REPOSITORY / "tests" / "validation"
 HOSTS_PER_WORKER = 256
 
 
@@ -29,16 +28,17 @@ def suite_command(
     inventory: Path,
     hosts: Sequence[str],
     *,
+    suite: Path,
     report: Path,
     junit: Path | None = None,
     burn_in_dir: Path | None = None,
     ssh_config: Path | None = None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
-    """The pytest command line for one shard of hosts."""
+    """The pytest command line for one shard of hosts (`suite`: the tests/validation folder)."""
     argv = [
-        sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider",
-        f"--rootdir={REPOSITORY}",
+        sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:cacheprovider",
+        f"--rootdir={suite.parents[1]}",
         f"--hosts={','.join(f'ansible://{h}' for h in hosts)}",
         f"--ansible-inventory={inventory}",
         f"--bringup-report={report}",
@@ -61,6 +61,7 @@ def run_suite(
     inventory: Path,
     hosts: Sequence[str],
     *,
+    suite: Path,
     report: Path,
     junit: Path | None = None,
     burn_in_dir: Path | None = None,
@@ -82,10 +83,12 @@ def run_suite(
         single = len(shards) == 1
         part = report if single else report.with_name(f"{report.stem}.{index}{report.suffix}")
         shard_junit = junit if single or junit is None else junit.with_suffix(f".{index}.xml")
-        argv = suite_command(inventory, shard, report=part, junit=shard_junit,
+        argv = suite_command(inventory, shard, suite=suite, report=part, junit=shard_junit,
                              burn_in_dir=burn_in_dir, ssh_config=ssh_config,
                              extra_args=extra_args)  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPOSITORY, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, cwd=suite.parents[1], check=False
+        )
         reason = (done.stdout + done.stderr).strip().splitlines()[-1:] or [
             f"exit {done.returncode}"
         ]

@@ -1,16 +1,12 @@
 """Software: packages at their pinned versions and held; the DCGM host engine running."""
 
+import pytest
+
+from bringup.validation.checks import Check, Concern
 from bringup.validation.node import Node
 from bringup.validation.plugin import judge_node
 
 
-def test_packages(bringup_node: Node) -> None:
-    judge_node("software.package", bringup_node)
-
-
-def test_holds(bringup_node: Node) -> None:
-    judge_node("software.hold", bringup_node)
-
-
-def test_dcgm_hostengine(bringup_node: Node) -> None:
-    judge_node("software.dcgm", bringup_node)
+@pytest.mark.parametrize("check", Check.of(Concern.SOFTWARE), ids=str)
+def test_software(bringup_node: Node, check: Check) -> None:
+    judge_node(check, bringup_node)

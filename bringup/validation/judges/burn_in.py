@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from bringup.admit.findings import Finding
+from bringup.catalog import Role
 from bringup.parsers import ParseError
 from bringup.parsers.dcgmi import parse_diag_json
 from bringup.parsers.nccl_tests import parse_nccl_tests
 from bringup.parsers.nvbandwidth import NvbandwidthTestcase, parse_nvbandwidth
 from bringup.parsers.perftest import parse_perftest
-from bringup.validation.expected import nic_attributes, nic_label
-from bringup.validation.judge import burned_in, judge
+from bringup.validation.checks import Check
+from bringup.validation.judge import BURNED_IN, Judges
 from bringup.validation.node import Node, NodeProblem
+from bringup.validation.report import Finding
+
+judges = Judges()
 
 T = TypeVar("T")
 H2D, D2D = "host_to_device_memcpy_ce", "device_to_device_memcpy_read_ce"
@@ -33,35 +36,39 @@ def _read(node: Node, name: str, parse: Callable[[str], T]) -> T:
         raise NodeProblem(name, f"unreadable: {exc}", text) from None
 
 
-@judge("burn_in.outputs", when=burned_in)
+@judges.of(Check.BURN_IN_OUTPUTS, when=BURNED_IN, burn_in=True)
 def outputs(node: Node) -> list[Finding]:
     """The node's burn-in manifest exists and no planned tool was missing."""
     missing = node.manifest.get("tools_missing") or []
     if not missing:
         return []
+    if not isinstance(missing, list):
+        raise NodeProblem("manifest.json", f"tools_missing: expected a list, got {missing!r}")
     return [
         node.finding(
             "node",
-            "burn_in.outputs",
-            f"tools missing: {', '.join(missing)}",
+            Check.BURN_IN_OUTPUTS,
+            f"tools missing: {', '.join(str(t) for t in missing)}",
             "every burn-in tool installed",
         )
     ]
 
 
-@judge("burn_in.dcgm_diag", when=burned_in)
+@judges.of(Check.BURN_IN_DCGM_DIAG, when=BURNED_IN, burn_in=True)
 def dcgm_diag(node: Node) -> list[Finding]:
     """dcgmi diag ran at (at least) the configured level and no test failed."""
     found = []
     level = node.manifest.get("dcgm_diag_level")
-    want = node.expected.diag_level
-    if want is not None and (level is None or int(level) < want):
-        found.append(node.finding("node", "burn_in.dcgm_diag", f"level {level}", f"level {want}"))
+    want = node.diag_level
+    if want is not None and (not isinstance(level, int) or level < want):
+        found.append(
+            node.finding("node", Check.BURN_IN_DCGM_DIAG, f"level {level}", f"level {want}")
+        )
     report = _read(node, "dcgmi-diag.json", parse_diag_json)
     if report.runtime_error:
         return [
             *found,
-            node.finding("node", "burn_in.dcgm_diag", report.runtime_error, "diagnostic ran"),
+            node.finding("node", Check.BURN_IN_DCGM_DIAG, report.runtime_error, "diagnostic ran"),
         ]
     for test in report.tests:
         if test.status != "Fail":
@@ -73,13 +80,13 @@ def dcgm_diag(node: Node) -> list[Finding]:
             component = f"gpu:/{gpu}" if gpu is not None else "node"
             found.append(
                 node.finding(
-                    component, "burn_in.dcgm_diag", f"{test.name} Fail", "Pass", evidence=text
+                    component, Check.BURN_IN_DCGM_DIAG, f"{test.name} Fail", "Pass", evidence=text
                 )
             )
     return found
 
 
-@judge("burn_in.nccl_busbw", when=burned_in)
+@judges.of(Check.BURN_IN_NCCL_BUSBW, when=BURNED_IN, burn_in=True)
 def nccl_busbw(node: Node) -> list[Finding]:
     """all_reduce_perf bus bandwidth at the largest message over the floor, no wrong results."""
     floor = node.expected.threshold("nccl_allreduce_busbw_gbs")
@@ -90,7 +97,7 @@ def nccl_busbw(node: Node) -> list[Finding]:
     rows = result.rows
     if not rows:
         reason = result.failure or "no results"
-        return [node.finding("node", "burn_in.nccl_busbw", reason, f">= {floor:g} GB/s", text)]
+        return [node.finding("node", Check.BURN_IN_NCCL_BUSBW, reason, f">= {floor:g} GB/s", text)]
     last = max(rows, key=lambda r: r.size_bytes)
     busbw = max(last.out_of_place.busbw_gbps, last.in_place.busbw_gbps)
     found = []
@@ -98,14 +105,14 @@ def nccl_busbw(node: Node) -> list[Finding]:
         found.append(
             node.finding(
                 "node",
-                "burn_in.nccl_busbw",
+                Check.BURN_IN_NCCL_BUSBW,
                 f"{busbw:g} GB/s at {last.size_bytes} B",
                 f">= {floor:g} GB/s",
             )
         )
     wrong = sum((r.out_of_place.wrong or 0) + (r.in_place.wrong or 0) for r in rows)
     if wrong:
-        found.append(node.finding("node", "burn_in.nccl_busbw", f"{wrong} wrong results", "0"))
+        found.append(node.finding("node", Check.BURN_IN_NCCL_BUSBW, f"{wrong} wrong results", "0"))
     return found
 
 
@@ -118,7 +125,7 @@ def _testcase(node: Node, name: str) -> NvbandwidthTestcase:
     raise NodeProblem("nvbandwidth.txt", f"testcase {name} did not run")
 
 
-def _per_gpu(node: Node, check: str, floor: float, values: dict[int, float]) -> list[Finding]:
+def _per_gpu(node: Node, check: Check, floor: float, values: dict[int, float]) -> list[Finding]:
     return [
         node.finding(f"gpu:/{gpu}", check, f"{value:g} GB/s", f">= {floor:g} GB/s")
         for gpu, value in sorted(values.items())
@@ -126,7 +133,7 @@ def _per_gpu(node: Node, check: str, floor: float, values: dict[int, float]) -> 
     ]
 
 
-@judge("burn_in.nvbandwidth_h2d", when=burned_in)
+@judges.of(Check.BURN_IN_NVBANDWIDTH_H2D, when=BURNED_IN, burn_in=True)
 def nvbandwidth_h2d(node: Node) -> list[Finding]:
     """Host-to-device copy bandwidth of each GPU over the floor."""
     floor = node.expected.threshold("nvbandwidth_h2d_gbs")
@@ -137,10 +144,10 @@ def nvbandwidth_h2d(node: Node) -> list[Finding]:
     for c, label in enumerate(case.column_labels):
         column = [row[c] for row in case.matrix if row[c] is not None]
         values[int(label)] = min(v for v in column if v is not None) if column else 0.0
-    return _per_gpu(node, "burn_in.nvbandwidth_h2d", floor, values)
+    return _per_gpu(node, Check.BURN_IN_NVBANDWIDTH_H2D, floor, values)
 
 
-@judge("burn_in.nvbandwidth_d2d", when=burned_in)
+@judges.of(Check.BURN_IN_NVBANDWIDTH_D2D, when=BURNED_IN, burn_in=True)
 def nvbandwidth_d2d(node: Node) -> list[Finding]:
     """Device-to-device read bandwidth from each GPU to every other over the floor."""
     floor = node.expected.threshold("nvbandwidth_d2d_gbs")
@@ -151,10 +158,10 @@ def nvbandwidth_d2d(node: Node) -> list[Finding]:
     for label, row in zip(case.row_labels, case.matrix, strict=True):
         cells = [v for v in row if v is not None]
         values[int(label)] = min(cells) if cells else 0.0
-    return _per_gpu(node, "burn_in.nvbandwidth_d2d", floor, values)
+    return _per_gpu(node, Check.BURN_IN_NVBANDWIDTH_D2D, floor, values)
 
 
-@judge("burn_in.ib_write_bw", when=burned_in)
+@judges.of(Check.BURN_IN_IB_WRITE_BW, when=BURNED_IN, burn_in=True)
 def ib_write_bw(node: Node) -> list[Finding]:
     """ib_write_bw average bandwidth (Gb/s) of each compute HCA over the floor."""
     floor = node.expected.threshold("ib_write_bw_gbps")
@@ -162,21 +169,21 @@ def ib_write_bw(node: Node) -> list[Finding]:
         return []
     found = []
     for nic in node.expected.nics:
-        if nic.get("role") != "compute":
+        if nic.role != Role.COMPUTE:
             continue
-        component = f"nic:/{nic_label(nic)}"
-        name = f"ib_write_bw-{nic['device']}-{nic.get('port') or 1}.txt"
+        component = f"nic:/{nic.label}"
+        name = f"ib_write_bw-{nic.device}-{nic.port}.txt"
         try:
             result = _read(node, name, parse_perftest)
         except NodeProblem as problem:
             found.append(
                 node.finding(
                     component,
-                    "burn_in.ib_write_bw",
+                    Check.BURN_IN_IB_WRITE_BW,
                     problem.reason,
                     f">= {floor:g} Gb/s",
                     problem.evidence,
-                    nic_attributes(nic),
+                    nic.attributes,
                 )
             )
             continue
@@ -188,10 +195,10 @@ def ib_write_bw(node: Node) -> list[Finding]:
             found.append(
                 node.finding(
                     component,
-                    "burn_in.ib_write_bw",
+                    Check.BURN_IN_IB_WRITE_BW,
                     f"{best:g} Gb/s",
                     f">= {floor:g} Gb/s",
-                    attributes=nic_attributes(nic),
+                    attributes=nic.attributes,
                 )
             )
     return found

@@ -15,82 +15,78 @@ whose counters were cleared with its burn-in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from bringup.admit.findings import Finding
+from bringup.catalog import LinkLayer
 from bringup.parsers.infiniband import IbPort
-from bringup.validation.expected import nic_attributes, nic_label
-from bringup.validation.judge import judge
+from bringup.plan.expectation import NicExpectation
+from bringup.validation.checks import Check
+from bringup.validation.judge import HAS_NICS, Judges
 from bringup.validation.node import Node, NodeProblem
+from bringup.validation.report import Finding
+
+judges = Judges()
 
 
 def _finding(
     node: Node,
-    nic: Mapping[str, Any],
-    check: str,
+    nic: NicExpectation,
+    check: Check,
     observed: object,
     expected: object,
     evidence: str = "",
 ) -> Finding:
-    return node.finding(
-        f"nic:/{nic_label(nic)}", check, observed, expected, evidence, nic_attributes(nic)
-    )
+    return node.finding(f"nic:/{nic.label}", check, observed, expected, evidence, nic.attributes)
 
 
-def _netdev_only(node: Node, nic: Mapping[str, Any]) -> bool:
+def _netdev_only(node: Node, nic: NicExpectation) -> bool:
     """An Ethernet port on a node without the RDMA tools (a CPU node's plain NICs): judged by
     its netdev alone."""
-    return nic.get("link_layer") != "infiniband" and node.outputs.rc("ibstat") == 127
+    return nic.link_layer != LinkLayer.INFINIBAND and node.outputs.rc("ibstat") == 127
 
 
-def _port(node: Node, nic: Mapping[str, Any]) -> IbPort | None:
+def _port(node: Node, nic: NicExpectation) -> IbPort | None:
     for ca in node.ibstat.cas:
-        if ca.name == nic["device"]:
-            return next((p for p in ca.ports if p.number == int(nic.get("port") or 1)), None)
+        if ca.name == nic.device:
+            return next((p for p in ca.ports if p.number == nic.port), None)
     return None
 
 
-@judge("nic.present")
+@judges.of(Check.NIC_PRESENT, when=HAS_NICS)
 def present(node: Node) -> list[Finding]:
     """The HCA port (ibstat) and its netdev (ip) exist."""
     found = []
     for nic in node.expected.nics:
         missing = []
         if not _netdev_only(node, nic) and _port(node, nic) is None:
-            missing.append(f"{nic['device']} port {nic.get('port') or 1}")
-        if nic.get("netdev") not in node.links:
-            missing.append(f"netdev {nic.get('netdev')}")
+            missing.append(f"{nic.device} port {nic.port}")
+        if nic.netdev not in node.links:
+            missing.append(f"netdev {nic.netdev}")
         if missing:
-            found.append(
-                _finding(node, nic, "nic.present", "absent: " + ", ".join(missing), "present")
-            )
+            observed = "absent: " + ", ".join(missing)
+            found.append(_finding(node, nic, Check.NIC_PRESENT, observed, "present"))
     return found
 
 
-@judge("nic.state")
+@judges.of(Check.NIC_STATE, when=HAS_NICS)
 def state(node: Node) -> list[Finding]:
     """Port Active and LinkUp."""
     found = []
     for nic in node.expected.nics:
         if _netdev_only(node, nic):
-            operstate = node.links.get(str(nic.get("netdev")), {}).get("operstate", "absent")
+            link = node.links.get(nic.netdev)
+            operstate = link.operstate if link else "absent"
             if operstate != "UP":
-                found.append(_finding(node, nic, "nic.state", f"operstate {operstate}", "UP"))
+                found.append(_finding(node, nic, Check.NIC_STATE, f"operstate {operstate}", "UP"))
             continue
         port = _port(node, nic)
         if port is None:
-            found.append(_finding(node, nic, "nic.state", "absent", "Active/LinkUp"))
+            found.append(_finding(node, nic, Check.NIC_STATE, "absent", "Active/LinkUp"))
         elif port.state != "Active" or port.physical_state != "LinkUp":
-            found.append(
-                _finding(
-                    node, nic, "nic.state", f"{port.state}/{port.physical_state}", "Active/LinkUp"
-                )
-            )
+            observed = f"{port.state}/{port.physical_state}"
+            found.append(_finding(node, nic, Check.NIC_STATE, observed, "Active/LinkUp"))
     return found
 
 
-@judge("nic.rate")
+@judges.of(Check.NIC_RATE, when=HAS_NICS)
 def rate(node: Node) -> list[Finding]:
     """Active ports at the planned rate (Gb/s)."""
     found = []
@@ -98,64 +94,53 @@ def rate(node: Node) -> list[Finding]:
         if _netdev_only(node, nic):
             continue  # no RDMA tools: the netdev's speed is the driver's claim, not the link's
         port = _port(node, nic)
-        want = float(nic["rate_gbps"])
+        want = float(nic.rate_gbps)
         if port is not None and port.state == "Active" and port.rate != want:
-            found.append(_finding(node, nic, "nic.rate", f"{port.rate:g} Gb/s", f"{want:g} Gb/s"))
+            observed = f"{port.rate:g} Gb/s"
+            found.append(_finding(node, nic, Check.NIC_RATE, observed, f"{want:g} Gb/s"))
     return found
 
 
-@judge("nic.address")
+@judges.of(Check.NIC_ADDRESS, when=HAS_NICS)
 def address(node: Node) -> list[Finding]:
     """The planned address and prefix on the planned netdev."""
     found = []
     for nic in node.expected.nics:
-        want = f"{nic['address']}/{nic['prefix']}"
-        link = node.links.get(str(nic.get("netdev")))
-        have = sorted(
-            f"{a.get('local')}/{a.get('prefixlen')}"
-            for a in (link or {}).get("addr_info", [])
-            if a.get("family") == "inet"
-        )
+        want = f"{nic.address}/{nic.prefix}"
+        link = node.links.get(nic.netdev)
+        have = sorted(link.inet) if link else []
         if want not in have:
-            found.append(_finding(node, nic, "nic.address", ", ".join(have) or "no address", want))
+            observed = ", ".join(have) or "no address"
+            found.append(_finding(node, nic, Check.NIC_ADDRESS, observed, want))
     return found
 
 
-@judge("nic.carrier")
+@judges.of(Check.NIC_CARRIER, when=HAS_NICS)
 def carrier(node: Node) -> list[Finding]:
     """The netdev up with carrier (LOWER_UP): the cable to the planned leaf port is continuous."""
     found = []
     for nic in node.expected.nics:
-        link = node.links.get(str(nic.get("netdev")))
+        link = node.links.get(nic.netdev)
         if link is None:
             continue  # nic.present names it
-        flags = set(link.get("flags") or ())
-        if "UP" not in flags:
-            found.append(
-                _finding(
-                    node, nic, "nic.carrier", "interface administratively down", "up with carrier"
-                )
-            )
-        elif "LOWER_UP" not in flags:
-            found.append(
-                _finding(
-                    node,
-                    nic,
-                    "nic.carrier",
-                    f"no carrier (operstate {link.get('operstate')})",
-                    f"carrier from {nic.get('leaf')} port {nic.get('leaf_port')}",
-                )
-            )
+        if "UP" not in link.flags:
+            observed, expected = "interface administratively down", "up with carrier"
+        elif "LOWER_UP" not in link.flags:
+            observed = f"no carrier (operstate {link.operstate})"
+            expected = f"carrier from {nic.leaf} port {nic.leaf_port}"
+        else:
+            continue
+        found.append(_finding(node, nic, Check.NIC_CARRIER, observed, expected))
     return found
 
 
-def _counter(node: Node, check: str, counter: str, limit_key: str) -> list[Finding]:
+def _counter(node: Node, check: Check, counter: str, limit_key: str) -> list[Finding]:
     limit = node.expected.threshold(limit_key)
     if limit is None:
         return []
     found = []
     for nic in node.expected.nics:
-        if nic.get("link_layer") != "infiniband":
+        if nic.link_layer != LinkLayer.INFINIBAND:
             continue
         try:
             counters = node.perfquery(nic)
@@ -170,15 +155,15 @@ def _counter(node: Node, check: str, counter: str, limit_key: str) -> list[Findi
     return found
 
 
-@judge("nic.link_flaps")
+@judges.of(Check.NIC_LINK_FLAPS, when=HAS_NICS)
 def link_flaps(node: Node) -> list[Finding]:
     """LinkDownedCounter within the flap limit."""
-    return _counter(node, "nic.link_flaps", "LinkDownedCounter", "ib_link_flaps_max_24h")
+    return _counter(node, Check.NIC_LINK_FLAPS, "LinkDownedCounter", "ib_link_flaps_max_24h")
 
 
-@judge("nic.symbol_errors")
+@judges.of(Check.NIC_SYMBOL_ERRORS, when=HAS_NICS)
 def symbol_errors(node: Node) -> list[Finding]:
     """SymbolErrorCounter within the limit."""
     return _counter(
-        node, "nic.symbol_errors", "SymbolErrorCounter", "ib_symbol_errors_max_per_hour"
+        node, Check.NIC_SYMBOL_ERRORS, "SymbolErrorCounter", "ib_symbol_errors_max_per_hour"
     )

@@ -13,13 +13,24 @@ slowdown holding the clocks fails.
 
 from __future__ import annotations
 
-from bringup.admit.findings import Finding
+from bringup.catalog.model import Gpu
 from bringup.parsers.nvidia_smi import GpuInfo
-from bringup.parsers.xid import XidEvent
-from bringup.validation.judge import has_gpus, judge
-from bringup.validation.node import Node, short_bus
+from bringup.parsers.xid import FALLEN_OFF_BUS_XID, XidEvent
+from bringup.validation.checks import Check
+from bringup.validation.judge import HAS_GPUS, Judges
+from bringup.validation.node import Node, NodeProblem, short_bus
+from bringup.validation.report import Finding
+
+judges = Judges()
 
 HW_SLOWDOWN = ("hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown")
+
+
+def planned(node: Node) -> Gpu:
+    """The node's planned GPUs (the GPU checks apply only where there are some)."""
+    if node.expected.gpu is None:
+        raise NodeProblem("plan", "no GPUs planned")
+    return node.expected.gpu
 
 
 def _gpu(node: Node, gpu: GpuInfo) -> tuple[str, dict[str, str]]:
@@ -30,7 +41,7 @@ def _gpu(node: Node, gpu: GpuInfo) -> tuple[str, dict[str, str]]:
     return f"gpu:/{index}", attributes
 
 
-@judge("gpu.count", when=has_gpus)
+@judges.of(Check.GPU_COUNT, when=HAS_GPUS)
 def count(node: Node) -> list[Finding]:
     """Every planned GPU visible; a lost GPU is named by its bus id's index."""
     want = node.expected.gpu_count
@@ -40,7 +51,7 @@ def count(node: Node) -> list[Finding]:
     lost = [
         node.finding(
             f"gpu:/{node.gpu_index_by_bus[short_bus(bus)]}",
-            "gpu.count",
+            Check.GPU_COUNT,
             "lost (fallen off the bus)",
             "visible to the driver",
             evidence=node.smi_text.split("<?xml")[0],
@@ -50,7 +61,7 @@ def count(node: Node) -> list[Finding]:
     ]
     if lost and seen + len(lost) == want:
         return lost
-    return [*lost, node.finding("node", "gpu.count", f"{seen} GPUs", f"{want} GPUs")]
+    return [*lost, node.finding("node", Check.GPU_COUNT, f"{seen} GPUs", f"{want} GPUs")]
 
 
 def _per_gpu(node: Node, check: str, test: object) -> list[Finding]:
@@ -64,17 +75,17 @@ def _per_gpu(node: Node, check: str, test: object) -> list[Finding]:
     return found
 
 
-@judge("gpu.model", when=has_gpus)
+@judges.of(Check.GPU_MODEL, when=HAS_GPUS)
 def model(node: Node) -> list[Finding]:
     """The planned model on every GPU."""
-    want = node.expected.gpu.get("model")
-    return _per_gpu(node, "gpu.model", lambda g: None if g.name == want else (g.name, want))
+    want = planned(node).model
+    return _per_gpu(node, Check.GPU_MODEL, lambda g: None if g.name == want else (g.name, want))
 
 
-@judge("gpu.memory", when=has_gpus)
+@judges.of(Check.GPU_MEMORY, when=HAS_GPUS)
 def memory(node: Node) -> list[Finding]:
     """Framebuffer within 1% of the planned size (drivers reserve slightly different amounts)."""
-    want = int(node.expected.gpu.get("memory_mib") or 0)
+    want = planned(node).memory_mib
 
     def test(gpu: GpuInfo) -> tuple[str, str] | None:
         have = gpu.fb_total_mib
@@ -82,30 +93,30 @@ def memory(node: Node) -> list[Finding]:
             return None
         return f"{have} MiB", f"{want} MiB"
 
-    return _per_gpu(node, "gpu.memory", test)
+    return _per_gpu(node, Check.GPU_MEMORY, test)
 
 
-@judge("gpu.driver", when=has_gpus)
+@judges.of(Check.GPU_DRIVER, when=HAS_GPUS)
 def driver(node: Node) -> list[Finding]:
     """The planned driver version."""
-    want = node.expected.software.get("driver")
+    want = node.expected.software.driver if node.expected.software else None
     have = node.smi.driver_version
     if want is None or have == want:
         return []
-    return [node.finding("package:/nvidia-driver", "gpu.driver", have, want)]
+    return [node.finding("package:/nvidia-driver", Check.GPU_DRIVER, have, want)]
 
 
-@judge("gpu.persistence_mode", when=has_gpus)
+@judges.of(Check.GPU_PERSISTENCE_MODE, when=HAS_GPUS)
 def persistence(node: Node) -> list[Finding]:
     """Persistence mode on (the driver stays loaded between jobs)."""
     return _per_gpu(
         node,
-        "gpu.persistence_mode",
+        Check.GPU_PERSISTENCE_MODE,
         lambda g: None if g.persistence_mode else (g.persistence_mode, "Enabled"),
     )
 
 
-@judge("gpu.ecc_uncorrected", when=has_gpus)
+@judges.of(Check.GPU_ECC_UNCORRECTED, when=HAS_GPUS)
 def ecc_uncorrected(node: Node) -> list[Finding]:
     """Uncorrected volatile ECC errors (DRAM and SRAM) over the limit (0)."""
     limit = int(node.expected.threshold("ecc_uncorrected_max") or 0)
@@ -125,10 +136,10 @@ def ecc_uncorrected(node: Node) -> list[Finding]:
         )
         return None if total <= limit else (f"{total} uncorrected", f"<= {limit}")
 
-    return _per_gpu(node, "gpu.ecc_uncorrected", test)
+    return _per_gpu(node, Check.GPU_ECC_UNCORRECTED, test)
 
 
-@judge("gpu.ecc_sram_corrected", when=has_gpus)
+@judges.of(Check.GPU_ECC_SRAM_CORRECTED, when=HAS_GPUS)
 def ecc_sram_corrected(node: Node) -> list[Finding]:
     """Corrected SRAM errors (aggregate) over the limit, or the driver's SRAM threshold hit."""
     limit = int(node.expected.threshold("ecc_sram_corrected_max") or 10000)
@@ -141,13 +152,13 @@ def ecc_sram_corrected(node: Node) -> list[Finding]:
             return f"{corrected} corrected SRAM", f"<= {limit}"
         return None
 
-    return _per_gpu(node, "gpu.ecc_sram_corrected", test)
+    return _per_gpu(node, Check.GPU_ECC_SRAM_CORRECTED, test)
 
 
-@judge("gpu.row_remap", when=has_gpus)
+@judges.of(Check.GPU_ROW_REMAP, when=HAS_GPUS)
 def row_remap(node: Node) -> list[Finding]:
     """No row remap pending (a reset is due) or failed (the GPU is out of spare rows)."""
-    allowed = bool(node.expected.thresholds.get("row_remap_pending_allowed"))
+    allowed = node.expected.thresholds.row_remap_pending_allowed
 
     def test(gpu: GpuInfo) -> tuple[str, str] | None:
         rows = gpu.remapped_rows
@@ -159,16 +170,23 @@ def row_remap(node: Node) -> list[Finding]:
             return "row remap pending", "none pending"
         return None
 
-    return _per_gpu(node, "gpu.row_remap", test)
+    return _per_gpu(node, Check.GPU_ROW_REMAP, test)
 
 
 def recent_xids(node: Node, numbers: set[int]) -> list[XidEvent]:
-    """Events of `numbers` within the window (an event whose age cannot be told counts)."""
+    """Events of `numbers` within the window (an event whose age cannot be told counts). A GPU
+    fallen off the bus stays lost until the node reboots: that event counts at any age, as long
+    as it happened since the last boot."""
     window = float(node.expected.threshold("xid_window_hours") or 2.0) * 3600
     uptime, epoch = node.clock
     recent = []
     for event in node.xids:
         if event.xid not in numbers:
+            continue
+        if event.xid == FALLEN_OFF_BUS_XID and (
+            event.uptime_seconds is None or event.uptime_seconds <= uptime
+        ):
+            recent.append(event)
             continue
         if event.uptime_seconds is not None and 0 <= uptime - event.uptime_seconds > window:
             continue
@@ -184,10 +202,10 @@ def xid_component(node: Node, event: XidEvent) -> str:
     return f"gpu:/{index}" if index is not None else "node"
 
 
-@judge("gpu.xid", when=has_gpus)
+@judges.of(Check.GPU_XID, when=HAS_GPUS)
 def xid(node: Node) -> list[Finding]:
     """Xids of the critical set in the kernel log within the window, per GPU."""
-    critical = {int(x) for x in node.expected.thresholds.get("xid_critical") or ()}
+    critical = set(node.expected.thresholds.xid_critical)
     window = node.expected.threshold("xid_window_hours")
     by_component: dict[str, list[XidEvent]] = {}
     for event in recent_xids(node, critical):
@@ -195,21 +213,29 @@ def xid(node: Node) -> list[Finding]:
     return [
         node.finding(
             component,
-            "gpu.xid",
-            "Xid " + ", ".join(sorted({str(e.xid) for e in events})),
+            Check.GPU_XID,
+            _observed(events),
             f"no critical Xid within {window} h",
-            evidence="\n".join(e.message for e in events),
+            evidence="\n".join(dict.fromkeys(e.message for e in events)),
             attributes={"pci": events[0].pci_address},
         )
         for component, events in sorted(by_component.items())
     ]
 
 
-@judge("gpu.pcie", when=has_gpus)
+def _observed(events: list[XidEvent]) -> str:
+    """'Xid 79, 119', with 'fallen off the bus' when the driver said so without an Xid line."""
+    xids = sorted({e.xid for e in events if e.kind == "xid"})
+    parts = ["Xid " + ", ".join(str(x) for x in xids)] if xids else []
+    if any(e.kind == "fallen-off-bus" for e in events):
+        parts.append("fallen off the bus")
+    return "; ".join(parts)
+
+
+@judges.of(Check.GPU_PCIE, when=HAS_GPUS)
 def pcie(node: Node) -> list[Finding]:
     """Link generation (max the link trains to) and width as planned."""
-    gen = node.expected.gpu.get("pcie_gen")
-    width = node.expected.gpu.get("pcie_width")
+    gen, width = planned(node).pcie_gen, planned(node).pcie_width
 
     def test(gpu: GpuInfo) -> tuple[str, str] | None:
         link = gpu.pcie
@@ -221,10 +247,10 @@ def pcie(node: Node) -> list[Finding]:
             return None
         return f"Gen{have_gen} x{have_width}", f"Gen{gen} x{width}"
 
-    return _per_gpu(node, "gpu.pcie", test)
+    return _per_gpu(node, Check.GPU_PCIE, test)
 
 
-@judge("gpu.clocks", when=has_gpus)
+@judges.of(Check.GPU_CLOCKS, when=HAS_GPUS)
 def clocks(node: Node) -> list[Finding]:
     """No hardware slowdown (thermal, power brake) holding the clocks down."""
 
@@ -232,4 +258,4 @@ def clocks(node: Node) -> list[Finding]:
         active = [r for r in HW_SLOWDOWN if gpu.clock_event_reasons.get(r)]
         return None if not active else (",".join(active), "no hardware slowdown")
 
-    return _per_gpu(node, "gpu.clocks", test)
+    return _per_gpu(node, Check.GPU_CLOCKS, test)

@@ -11,20 +11,32 @@ from __future__ import annotations
 
 import re
 
-from bringup.admit.findings import Finding
+from bringup.plan.expectation import NvlinkExpectation
+from bringup.validation.checks import Check
 from bringup.validation.collect import service_section
-from bringup.validation.judge import has_nvlink, judge
+from bringup.validation.judge import HAS_NVLINK, Judges
 from bringup.validation.judges.gpu import recent_xids
-from bringup.validation.node import Node, short_bus
+from bringup.validation.node import Node, NodeProblem, short_bus
+from bringup.validation.report import Finding
+
+judges = Judges()
+
+
+def planned(node: Node) -> NvlinkExpectation:
+    """The node's planned NVLink domain (the NVLink checks apply only where there is one)."""
+    if node.expected.nvlink is None:
+        raise NodeProblem("plan", "no NVLink planned")
+    return node.expected.nvlink
+
 
 NVLINK_ERROR_XIDS = {74}
 _LINK_IN_MESSAGE = re.compile(r"\blink (\d+)\b")
 
 
-@judge("nvlink.link_state", when=has_nvlink)
+@judges.of(Check.NVLINK_LINK_STATE, when=HAS_NVLINK)
 def link_state(node: Node) -> list[Finding]:
     """Every planned link of every GPU active."""
-    want = int(node.expected.nvlink.get("links_per_gpu") or 0)
+    want = planned(node).links_per_gpu
     found = []
     for gpu in node.nvlink:
         by_number = {link.link: link for link in gpu.links}
@@ -35,7 +47,7 @@ def link_state(node: Node) -> list[Finding]:
                 found.append(
                     node.finding(
                         f"nvlink:/gpu{gpu.index}/link{n}",
-                        "nvlink.link_state",
+                        Check.NVLINK_LINK_STATE,
                         state,
                         "active",
                         attributes={"uuid": gpu.uuid},
@@ -44,10 +56,10 @@ def link_state(node: Node) -> list[Finding]:
     return found
 
 
-@judge("nvlink.speed", when=has_nvlink)
+@judges.of(Check.NVLINK_SPEED, when=HAS_NVLINK)
 def speed(node: Node) -> list[Finding]:
     """Active links at the planned speed (MB/s, as the plan gives it)."""
-    want = float(node.expected.nvlink.get("link_speed_mbps") or 0)
+    want = float(planned(node).link_speed_mbps)
     found = []
     for gpu in node.nvlink:
         for link in gpu.links:
@@ -56,7 +68,7 @@ def speed(node: Node) -> list[Finding]:
             found.append(
                 node.finding(
                     f"nvlink:/gpu{gpu.index}/link{link.link}",
-                    "nvlink.speed",
+                    Check.NVLINK_SPEED,
                     f"{link.speed_gbps * 1000:.0f} MB/s",
                     f"{want:.0f} MB/s",
                 )
@@ -64,7 +76,7 @@ def speed(node: Node) -> list[Finding]:
     return found
 
 
-@judge("nvlink.errors", when=has_nvlink)
+@judges.of(Check.NVLINK_ERRORS, when=HAS_NVLINK)
 def errors(node: Node) -> list[Finding]:
     """NVLink errors the driver reported (Xid 74 names the GPU and the link) within the window."""
     found = []
@@ -75,7 +87,7 @@ def errors(node: Node) -> list[Finding]:
         found.append(
             node.finding(
                 component,
-                "nvlink.errors",
+                Check.NVLINK_ERRORS,
                 f"Xid {event.xid}",
                 "no NVLink error",
                 evidence=event.message,
@@ -102,25 +114,25 @@ def _service(node: Node, check: str, unit: str) -> list[Finding]:
     ]
 
 
-@judge("nvlink.fabric_manager", when=has_nvlink)
+@judges.of(Check.NVLINK_FABRIC_MANAGER, when=HAS_NVLINK)
 def fabric_manager(node: Node) -> list[Finding]:
     """nvidia-fabricmanager running where the SKU needs it."""
-    return _service(node, "nvlink.fabric_manager", "nvidia-fabricmanager")
+    return _service(node, Check.NVLINK_FABRIC_MANAGER, "nvidia-fabricmanager")
 
 
-@judge("nvlink.nvlsm", when=has_nvlink)
+@judges.of(Check.NVLINK_NVLSM, when=HAS_NVLINK)
 def nvlsm(node: Node) -> list[Finding]:
     """The NVLink subnet manager running where the SKU needs it."""
-    return _service(node, "nvlink.nvlsm", "nvidia-nvlsm")
+    return _service(node, Check.NVLINK_NVLSM, "nvidia-nvlsm")
 
 
-@judge("nvlink.imex", when=has_nvlink)
+@judges.of(Check.NVLINK_IMEX, when=HAS_NVLINK)
 def imex(node: Node) -> list[Finding]:
     """nvidia-imex running, and this node READY in its domain."""
-    found = _service(node, "nvlink.imex", "nvidia-imex")
+    found = _service(node, Check.NVLINK_IMEX, "nvidia-imex")
     if found or "nvidia-imex" not in node.expected.services:
         return found
-    own = node.expected.data.get("management_address")
+    own = node.expected.management_address
     status = node.imex_status
     mine = [n for n in status.nodes if n.address == own]
     if mine and mine[0].status == "READY":
@@ -129,7 +141,7 @@ def imex(node: Node) -> list[Finding]:
     return [
         node.finding(
             "service:/nvidia-imex",
-            "nvlink.imex",
+            Check.NVLINK_IMEX,
             observed,
             "READY",
             evidence=node.outputs.text("imex-ctl"),
@@ -137,23 +149,24 @@ def imex(node: Node) -> list[Finding]:
     ]
 
 
-@judge("nvlink.imex_domain", when=has_nvlink)
+@judges.of(Check.NVLINK_IMEX_DOMAIN, when=HAS_NVLINK)
 def imex_domain(node: Node) -> list[Finding]:
     """The IMEX domain's nodes are exactly the planned peers."""
-    if not node.expected.software.get("imex"):
+    if not node.expected.imex:
         return []
-    planned = {str(p["address"]) for p in node.expected.nvlink.get("imex_peers") or ()}
+    nvlink = planned(node)
+    peers = {str(p.address) for p in nvlink.imex_peers}
     seen = {n.address for n in node.imex_status.nodes}
-    if seen == planned:
+    if seen == peers:
         return []
-    missing, extra = sorted(planned - seen), sorted(seen - planned)
-    domain = node.expected.nvlink.get("domain")
+    missing, extra = sorted(peers - seen), sorted(seen - peers)
+    domain = nvlink.domain
     return [
         node.finding(
             "service:/nvidia-imex",
-            "nvlink.imex_domain",
+            Check.NVLINK_IMEX_DOMAIN,
             f"missing {missing or '-'}, unexpected {extra or '-'}",
-            f"the {len(planned)} trays of {domain}",
+            f"the {len(peers)} trays of {domain}",
             evidence=node.outputs.text("imex-ctl"),
         )
     ]

@@ -9,12 +9,15 @@ runs on GPU nodes only.
 
 from __future__ import annotations
 
-from bringup.admit.findings import Finding
 from bringup.parsers import ParseError
 from bringup.parsers.fio import parse_fio
+from bringup.validation.checks import Check
 from bringup.validation.collect import write_section
-from bringup.validation.judge import burned_in, judge
+from bringup.validation.judge import BURNED_IN, Judges
 from bringup.validation.node import Node, NodeProblem
+from bringup.validation.report import Finding
+
+judges = Judges()
 
 
 def fio_output_name(mount: str) -> str:
@@ -22,32 +25,32 @@ def fio_output_name(mount: str) -> str:
     return f"fio-{mount.replace('/', '_')}.json"
 
 
-@judge("storage.mount")
+@judges.of(Check.STORAGE_MOUNT)
 def mount(node: Node) -> list[Finding]:
     """Each planned mount point mounted."""
     return [
         node.finding(
-            f"mount:{m['mount']}",
-            "storage.mount",
+            f"mount:{m.mount}",
+            Check.STORAGE_MOUNT,
             "not mounted",
-            f"{m.get('kind')} {m.get('export')}",
+            f"{m.kind} {m.export}",
         )
         for m in node.expected.mounts
-        if str(m["mount"]) not in node.mounts
+        if m.mount not in node.mounts
     ]
 
 
-@judge("storage.writable")
+@judges.of(Check.STORAGE_WRITABLE)
 def writable(node: Node) -> list[Finding]:
     """A file can be created and removed on each planned mount."""
     found = []
     for m in node.expected.mounts:
-        name = write_section(str(m["mount"]))
+        name = write_section(m.mount)
         if node.outputs.rc(name) != 0:
             found.append(
                 node.finding(
-                    f"mount:{m['mount']}",
-                    "storage.writable",
+                    f"mount:{m.mount}",
+                    Check.STORAGE_WRITABLE,
                     node.outputs.text(name).strip() or "not writable",
                     "writable",
                 )
@@ -55,42 +58,44 @@ def writable(node: Node) -> list[Finding]:
     return found
 
 
-@judge("storage.fio", when=burned_in)
+@judges.of(Check.STORAGE_FIO, when=BURNED_IN, burn_in=True)
 def fio(node: Node) -> list[Finding]:
     """fio's write and read throughput over the mount's planned floors, with no job error."""
     found = []
     for m in node.expected.mounts:
-        component = f"mount:{m['mount']}"
-        name = fio_output_name(str(m["mount"]))
+        component = f"mount:{m.mount}"
+        name = fio_output_name(m.mount)
         try:
             text = node.burn_in_text(name)
             report = parse_fio(text)
         except NodeProblem as problem:
-            found.append(node.finding(component, "storage.fio", problem.reason, "fio results"))
+            found.append(node.finding(component, Check.STORAGE_FIO, problem.reason, "fio results"))
             continue
         except ParseError as exc:
             found.append(
-                node.finding(component, "storage.fio", f"unreadable: {exc}", "fio results", text)
+                node.finding(
+                    component, Check.STORAGE_FIO, f"unreadable: {exc}", "fio results", text
+                )
             )
             continue
         for job in report.jobs:
             if job.error:
                 found.append(
                     node.finding(
-                        component, "storage.fio", f"job {job.name} error {job.error}", "no error"
+                        component,
+                        Check.STORAGE_FIO,
+                        f"job {job.name} error {job.error}",
+                        "no error",
                     )
                 )
-        for direction in ("write", "read"):
-            floor = m.get(f"{direction}_gbs")
+        for direction, floor in (("write", m.write_gbs), ("read", m.read_gbs)):
             jobs = [j for j in report.jobs if j.name == direction]
-            if floor is None:
-                continue
             have = max((getattr(j, direction).gbs for j in jobs), default=0.0)
             if have < float(floor):
                 found.append(
                     node.finding(
                         component,
-                        "storage.fio",
+                        Check.STORAGE_FIO,
                         f"{direction} {have:.2f} GB/s",
                         f">= {float(floor):g} GB/s",
                     )

@@ -22,7 +22,6 @@ from bringup.lab.emulator.tools import run_tool
 from bringup.lab.faults import FAULTS, Options, Target
 from bringup.lab.profile import node_profile
 from bringup.plan import make_plan
-from bringup.provision.runner import REPOSITORY
 from bringup.render import render_rack_files
 from bringup.spec import load_cluster
 from bringup.validation.collect import (
@@ -31,8 +30,9 @@ from bringup.validation.collect import (
     service_section,
     write_section,
 )
-from bringup.validation.expected import Expected
+from bringup.validation.expected import HostExpectation, read_expectation
 from bringup.validation.node import Node
+from bringup.workspace import REPOSITORY
 
 PLAN = make_plan(load_cluster(REPOSITORY / "stacks" / "Pulumi.lab.yaml"))
 HGX, TRAY, CPU = "lab-h1-r01-k01-n1", "lab-h1-r01-k02-t01", "lab-h1-r01-k03-n1"
@@ -65,8 +65,8 @@ class NodeCase:
     uptime: float = field(default_factory=lambda: host_uptime())
 
     @property
-    def expected(self) -> Expected:
-        return Expected.from_variables(self.variables)
+    def host(self) -> HostExpectation:
+        return read_expectation(self.variables)
 
     def fault(self, kind: str, **options: Any) -> str:
         """Apply a lab fault that only changes the profile (no live node needed)."""
@@ -82,7 +82,8 @@ class NodeCase:
     def node(self) -> Node:
         path = self.tmp / f"{self.name}.profile.json"
         path.write_text(json.dumps(self.profile))
-        expected = self.expected
+        host = self.host
+        expected = host.expected
         sections: dict[str, tuple[str, int]] = {"clock": (f"{self.uptime} 1.0\n{EPOCH}\n", 0)}
         if expected.gpu_count:
             sections["nvidia-smi-xml"] = self._tool(path, "nvidia-smi", "-q", "-x")
@@ -91,26 +92,27 @@ class NodeCase:
         sections["ibstat"] = self._tool(path, "ibstat")
         sections["ip-addr"] = (json.dumps(_ip_addr(self.profile)), 0)
         for nic in expected.nics:
-            if nic.get("link_layer") == "infiniband":
+            if nic.link_layer == "infiniband":
                 sections[perfquery_section(nic)] = self._tool(
-                    path, "perfquery", "-x", "-C", str(nic["device"]), "-P", str(nic["port"])
+                    path, "perfquery", "-x", "-C", nic.device, "-P", str(nic.port)
                 )
         sections["dpkg"] = (
-            "".join(f"{p['name']}\t{p['version']}\thi \n" for p in expected.packages),
+            "".join(f"{p.name}\t{p.version}\thi \n" for p in expected.packages),
             0,
         )
         for service in expected.services:
             state = self.profile["services"].get(service, "running")
             sections[service_section(service)] = ("", 0 if state == "running" else 3)
-        if expected.software.get("imex"):
+        if expected.imex:
             sections["imex-ctl"] = self._tool(path, "nvidia-imex-ctl", "-N")
         mounts = "".join(f"tmpfs {m} tmpfs rw 0 0\n" for m in self.profile["mounts"])
         sections["mounts"] = ("proc /proc proc rw 0 0\n" + mounts, 0)
         for m in expected.mounts:
-            mounted = m["mount"] in self.profile["mounts"]
-            sections[write_section(str(m["mount"]))] = ("", 0 if mounted else 1)
+            mounted = m.mount in self.profile["mounts"]
+            sections[write_section(m.mount)] = ("", 0 if mounted else 1)
         sections.update(self.overrides)
-        return Node(expected, NodeOutputs(self.name, sections), self.burn_in_dir)
+        outputs = NodeOutputs(self.name, sections)
+        return Node(expected, outputs, self.burn_in_dir, host.diag_level)
 
 
 def _ip_addr(profile: dict[str, Any]) -> list[dict[str, Any]]:

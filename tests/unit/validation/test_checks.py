@@ -1,45 +1,58 @@
-"""One vocabulary of check ids: every judge is a known check, every check is judged and tested."""
+"""One vocabulary of check ids: every suite check is judged and run, every judge a known check."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from bringup.validation.checks import CHECKS, check_id
-from bringup.validation.judge import JUDGES
-from bringup.validation.judges import burn_in  # noqa: F401  (registers every judge)
+from bringup.validation.checks import SUITE_CONCERNS, Check, Concern
+from bringup.validation.judge import Judges, merge
+from bringup.validation.judges import JUDGES
+from bringup.workspace import REPOSITORY
 
-SUITE = Path(__file__).resolve().parents[2] / "validation"
-
-
-def suite_checks() -> dict[str, str]:
-    """check id -> suite module that judges it (from `judge_node("<id>", ...)` calls)."""
-    found: dict[str, str] = {}
-    for path in sorted(SUITE.glob("test_*.py")):
-        for check in re.findall(r'judge_node\("([a-z_.0-9]+)"', path.read_text()):
-            found[check] = path.stem
-    return found
+SUITE = REPOSITORY / "tests" / "validation"
 
 
-def test_every_check_has_a_judge_and_a_test() -> None:
-    assert set(JUDGES) == set(CHECKS)
-    assert set(suite_checks()) == set(CHECKS)
+def test_every_suite_check_has_a_judge_and_no_judge_is_unknown() -> None:
+    suite = {c for c in Check if c.concern != Concern.ADMISSION}
+    assert set(JUDGES) == suite
+    assert all(JUDGES[c].check == c for c in JUDGES)
 
 
-def test_checks_sit_in_the_module_of_their_concern() -> None:
-    modules = {"gpu": "test_gpu", "nvlink": "test_nvlink", "nic": "test_fabric",
-               "software": "test_software", "storage": "test_storage",
-               "burn_in": "test_burn_in"}  # fmt: skip
-    for check, module in suite_checks().items():
-        assert module == modules[check.split(".")[0]], check
+@pytest.mark.parametrize("concern", SUITE_CONCERNS, ids=str)
+def test_each_concern_has_a_suite_module_that_runs_its_checks(concern: Concern) -> None:
+    module = SUITE / f"test_{concern}.py"
+    text = module.read_text(encoding="utf-8")
+    assert f"Check.of(Concern.{concern.name})" in text
+    assert Check.of(concern), concern
 
 
-def test_ids_are_short_dotted_names() -> None:
-    assert all(re.fullmatch(r"[a-z_]+\.[a-z_0-9]+", c) for c in CHECKS)
+def test_ids_are_short_dotted_names_with_a_description() -> None:
+    for check in Check:
+        assert re.fullmatch(r"[a-z_]+\.[a-z_0-9]+", check.value), check
+        assert check.description, check
+        assert check.description == check.description.strip(), check
 
 
-def test_unknown_check_is_refused() -> None:
-    with pytest.raises(KeyError, match=r"gpu\.ecc_uncorrected"):
-        check_id("gpu.ecc")
+def test_admission_checks_are_not_run_by_the_suite() -> None:
+    added = set(Check.of(Concern.ADMISSION))
+    assert {Check.NODE_REACHABLE, Check.CABLE_CONTINUITY, Check.DOMAIN_UNIT} <= added
+    assert not added & set(JUDGES)
+
+
+def test_an_unknown_check_id_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"gpu\.ecc"):
+        Check("gpu.ecc")  # type: ignore[call-arg]
+    assert Check.known("gpu.ecc") is None
+    assert Check.known("gpu.ecc_uncorrected") is Check.GPU_ECC_UNCORRECTED
+
+
+def test_a_check_judged_twice_is_refused() -> None:
+    first, second = Judges(), Judges()
+    first.of(Check.GPU_MODEL)(lambda node: [])
+    second.of(Check.GPU_MODEL)(lambda node: [])
+    with pytest.raises(ValueError, match=r"gpu\.model"):
+        merge(first, second)
+    with pytest.raises(ValueError, match="judged twice"):
+        first.of(Check.GPU_MODEL)(lambda node: [])

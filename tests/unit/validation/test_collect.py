@@ -12,7 +12,7 @@ from bringup.validation.collect import (
     parse_outputs,
     write_section,
 )
-from bringup.validation.expected import Expected
+from bringup.validation.expected import read_expectation
 from tests.unit.validation.conftest import CPU, HGX, host_vars
 
 
@@ -21,8 +21,8 @@ def run_locally(script: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_sections_follow_the_expectations() -> None:
-    hgx = collection_script(Expected.from_variables(host_vars(HGX)))
-    cpu = collection_script(Expected.from_variables(host_vars(CPU)))
+    hgx = collection_script(read_expectation(host_vars(HGX)).expected)
+    cpu = collection_script(read_expectation(host_vars(CPU)).expected)
     assert "nvidia-smi -q -x" in hgx
     assert "nvidia-smi" not in cpu
     assert hgx.count("perfquery -x") == 8  # one per compute rail; Ethernet ports have none
@@ -32,8 +32,12 @@ def test_sections_follow_the_expectations() -> None:
 
 def test_script_runs_and_every_section_comes_back(tmp_path: Path) -> None:
     variables = host_vars(CPU)
-    variables["bringup_expected"]["mounts"] = [{"mount": str(tmp_path)}, {"mount": "/nonexistent"}]
-    expected = Expected.from_variables(variables)
+    (shared,) = variables["bringup_expected"]["mounts"]
+    variables["bringup_expected"]["mounts"] = [
+        {**shared, "mount": str(tmp_path)},
+        {**shared, "mount": "/nonexistent"},
+    ]
+    expected = read_expectation(variables).expected
     done = run_locally(collection_script(expected))
     outputs = judge_run(CPU, done.returncode, done.stdout, done.stderr)
     assert not outputs.unreachable
@@ -70,3 +74,21 @@ def test_ssh_failure_is_unreachable() -> None:
 def test_script_exit_255_after_output_is_not_unreachable() -> None:
     outputs = judge_run("n1", SSH_UNREACHABLE, "@@bringup:begin a\nx\n@@bringup:end a 0\n", "")
     assert not outputs.unreachable
+
+
+def test_the_kernel_log_grep_keeps_every_driver_event() -> None:
+    """What the node's grep keeps of a kernel log parses to the events of the whole log."""
+    from bringup.parsers.xid import parse_xid_log
+    from bringup.validation.collect import _DRIVER_EVENTS
+    from bringup.workspace import REPOSITORY
+
+    logs = sorted((REPOSITORY / "tests" / "fixtures" / "field" / "xid").glob("*.log"))
+    assert logs
+    for log in logs:
+        kept = run_locally(f"grep -aE {_DRIVER_EVENTS} {log}").stdout
+
+        def events(text: str) -> list[tuple[object, ...]]:  # line numbers differ, of course
+            return [(e.kind, e.pci_address, e.xid, e.message) for e in parse_xid_log(text)]
+
+        assert events(kept) == events(log.read_text()), log.name
+        assert any(e.kind == "fallen-off-bus" for e in parse_xid_log(kept)), log.name

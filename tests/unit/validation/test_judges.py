@@ -7,13 +7,13 @@ from collections.abc import Callable
 import pytest
 
 from bringup.lab.emulator.xid import xid_line
-from bringup.validation import judges
-from bringup.validation.judge import JUDGES, run_judge
+from bringup.validation.checks import Check, Concern
+from bringup.validation.judges import JUDGES, run_judge
 from tests.unit.validation.conftest import CPU, HGX, TRAY, NodeCase
 
-LIVE_CHECKS = sorted(c for c in JUDGES if not c.startswith("burn_in.") and c != "storage.fio")
-assert judges.gpu  # every judge module registered before parametrizing
+LIVE_CHECKS = sorted(c for c in JUDGES if not JUDGES[c].burn_in)
 assert len(LIVE_CHECKS) > 20
+assert not {c for c in LIVE_CHECKS if c.concern == Concern.BURN_IN}
 
 
 @pytest.mark.parametrize("name", [HGX, TRAY, CPU])
@@ -25,13 +25,19 @@ def test_healthy_node_has_no_findings(make_case: Callable[[str], NodeCase], name
 
 # fault kind, options, node, expected component (host part left out), check
 CASES = [
-    ("gpu-off-bus", {"gpu": 3}, TRAY, "gpu:{}/3", "gpu.count"),
-    ("ecc-uncorrectable", {"gpu": 2}, HGX, "gpu:{}/2", "gpu.ecc_uncorrected"),
-    ("row-remap-pending", {"gpu": 1}, HGX, "gpu:{}/1", "gpu.row_remap"),
-    ("nvlink-inactive", {"gpu": 2, "link": 7}, HGX, "nvlink:{}/gpu2/link7", "nvlink.link_state"),
-    ("xid", {"gpu": 5, "xid": 119}, HGX, "gpu:{}/5", "gpu.xid"),
-    ("ib-rate", {"device": "mlx5_3"}, HGX, "nic:{}/rail2", "nic.rate"),
-    ("symbol-errors", {"count": 500}, TRAY, "nic:{}/rail1", "nic.symbol_errors"),
+    ("gpu-off-bus", {"gpu": 3}, TRAY, "gpu:{}/3", Check.GPU_COUNT),
+    ("ecc-uncorrectable", {"gpu": 2}, HGX, "gpu:{}/2", Check.GPU_ECC_UNCORRECTED),
+    ("row-remap-pending", {"gpu": 1}, HGX, "gpu:{}/1", Check.GPU_ROW_REMAP),
+    (
+        "nvlink-inactive",
+        {"gpu": 2, "link": 7},
+        HGX,
+        "nvlink:{}/gpu2/link7",
+        Check.NVLINK_LINK_STATE,
+    ),
+    ("xid", {"gpu": 5, "xid": 119}, HGX, "gpu:{}/5", Check.GPU_XID),
+    ("ib-rate", {"device": "mlx5_3"}, HGX, "nic:{}/rail2", Check.NIC_RATE),
+    ("symbol-errors", {"count": 500}, TRAY, "nic:{}/rail1", Check.NIC_SYMBOL_ERRORS),
 ]
 
 
@@ -54,7 +60,7 @@ def test_fault_is_named(
 def test_gpu_finding_carries_the_serial(make_case: Callable[[str], NodeCase]) -> None:
     case = make_case(HGX)
     case.fault("ecc-uncorrectable", gpu=4, count=3)
-    (finding,) = run_judge("gpu.ecc_uncorrected", case.node())
+    (finding,) = run_judge(Check.GPU_ECC_UNCORRECTED, case.node())
     assert finding.attributes["serial"] == case.profile["gpus"][4]["serial"]
     assert finding.observed == "3 uncorrected"
 
@@ -62,7 +68,7 @@ def test_gpu_finding_carries_the_serial(make_case: Callable[[str], NodeCase]) ->
 def test_nic_finding_names_cable_and_leaf(make_case: Callable[[str], NodeCase]) -> None:
     case = make_case(HGX)
     case.fault("ib-rate", device="mlx5_6", value=200)
-    (finding,) = run_judge("nic.rate", case.node())
+    (finding,) = run_judge(Check.NIC_RATE, case.node())
     assert finding.component == f"nic:{HGX}/rail5"
     assert finding.attributes["cable"] == f"{HGX}:mlx5_6/1"
     assert finding.attributes["leaf"] == "compute-p1-su01-r5-l1"
@@ -73,7 +79,7 @@ def test_several_bad_components_in_one_check(make_case: Callable[[str], NodeCase
     case = make_case(HGX)
     for gpu in (1, 6):
         case.fault("row-remap-pending", gpu=gpu)
-    components = [f.component for f in run_judge("gpu.row_remap", case.node())]
+    components = [f.component for f in run_judge(Check.GPU_ROW_REMAP, case.node())]
     assert components == [f"gpu:{HGX}/1", f"gpu:{HGX}/6"]
 
 
@@ -82,25 +88,49 @@ def test_old_xid_is_outside_the_window(make_case: Callable[[str], NodeCase]) -> 
     case.uptime = 50_000.0
     bus = case.profile["gpus"][0]["pci_bus_id"]
     old = case.uptime - 3 * 3600
-    case.kernel_lines.append(xid_line({"xid": 79, "pci_bus_id": bus, "uptime": old}))
-    assert run_judge("gpu.xid", case.node()) == []
-    case.kernel_lines.append(xid_line({"xid": 79, "pci_bus_id": bus, "uptime": case.uptime - 60}))
-    assert [f.component for f in run_judge("gpu.xid", case.node())] == [f"gpu:{HGX}/0"]
+    case.kernel_lines.append(xid_line({"xid": 48, "pci_bus_id": bus, "uptime": old}))
+    assert run_judge(Check.GPU_XID, case.node()) == []
+    case.kernel_lines.append(xid_line({"xid": 48, "pci_bus_id": bus, "uptime": case.uptime - 60}))
+    assert [f.component for f in run_judge(Check.GPU_XID, case.node())] == [f"gpu:{HGX}/0"]
+
+
+def test_a_gpu_fallen_off_the_bus_counts_at_any_age_since_boot(
+    make_case: Callable[[str], NodeCase],
+) -> None:
+    """Lost stays lost until a reboot: the window does not age a lost GPU out."""
+    case = make_case(HGX)
+    case.uptime = 50_000.0
+    bus = case.profile["gpus"][0]["pci_bus_id"]
+    case.kernel_lines.append(xid_line({"xid": 79, "pci_bus_id": bus, "uptime": 9.5}))
+    (finding,) = run_judge(Check.GPU_XID, case.node())
+    assert (finding.component, finding.observed) == (f"gpu:{HGX}/0", "Xid 79")
+
+
+def test_a_lost_gpu_with_no_xid_line_fails_the_node(make_case: Callable[[str], NodeCase]) -> None:
+    """The driver's own line, as on a Hopper security fault: no Xid 79 is printed at all."""
+    case = make_case(HGX)
+    bus = case.profile["gpus"][2]["pci_bus_id"]  # as nvidia-smi prints it: 00000000:3A:00.0
+    address = bus[4:].lower()  # the driver's form: 0000:3a:00.0
+    line = f"[{case.uptime - 30:.6f}] NVRM: GPU {address}: GPU has fallen off the bus."
+    case.kernel_lines.append(line)
+    (finding,) = run_judge(Check.GPU_XID, case.node())
+    assert finding.component == f"gpu:{HGX}/2"
+    assert finding.observed == "fallen off the bus"
 
 
 def test_non_critical_xid_passes(make_case: Callable[[str], NodeCase]) -> None:
     case = make_case(HGX)
     bus = case.profile["gpus"][0]["pci_bus_id"]
     case.kernel_lines.append(xid_line({"xid": 13, "pci_bus_id": bus, "uptime": case.uptime}))
-    assert run_judge("gpu.xid", case.node()) == []
+    assert run_judge(Check.GPU_XID, case.node()) == []
 
 
 def test_dead_daemon_is_the_service(make_case: Callable[[str], NodeCase]) -> None:
     hgx, tray = make_case(HGX), make_case(TRAY)
     hgx.profile["services"]["nvidia-fabricmanager"] = "failed"
     tray.profile["services"]["nvidia-imex"] = "failed"
-    (fm,) = run_judge("nvlink.fabric_manager", hgx.node())
-    (imex,) = run_judge("nvlink.imex", tray.node())
+    (fm,) = run_judge(Check.NVLINK_FABRIC_MANAGER, hgx.node())
+    (imex,) = run_judge(Check.NVLINK_IMEX, tray.node())
     assert fm.component == f"service:{HGX}/nvidia-fabricmanager"
     assert imex.component == f"service:{TRAY}/nvidia-imex"
 
@@ -108,7 +138,7 @@ def test_dead_daemon_is_the_service(make_case: Callable[[str], NodeCase]) -> Non
 def test_imex_peer_missing_from_the_domain(make_case: Callable[[str], NodeCase]) -> None:
     case = make_case(TRAY)
     case.profile["nvlink_domain"]["imex_peers"].pop()
-    (finding,) = run_judge("nvlink.imex_domain", case.node())
+    (finding,) = run_judge(Check.NVLINK_IMEX_DOMAIN, case.node())
     assert "10.64.0.20" in finding.observed
 
 
@@ -117,35 +147,37 @@ def test_port_down_and_cable_cut(make_case: Callable[[str], NodeCase]) -> None:
     nic = case.profile["nics"][0]
     nic["state"], nic["physical_state"] = "Down", "Polling"
     node = case.node()
-    assert [f.component for f in run_judge("nic.state", node)] == [f"nic:{TRAY}/rail1"]
-    assert [f.component for f in run_judge("nic.carrier", node)] == [f"nic:{TRAY}/rail1"]
+    assert [f.component for f in run_judge(Check.NIC_STATE, node)] == [f"nic:{TRAY}/rail1"]
+    assert [f.component for f in run_judge(Check.NIC_CARRIER, node)] == [f"nic:{TRAY}/rail1"]
 
 
 def test_missing_mount(make_case: Callable[[str], NodeCase]) -> None:
     case = make_case(CPU)
     case.profile["mounts"].remove("/mnt/shared")
     node = case.node()
-    assert [f.component for f in run_judge("storage.mount", node)] == [f"mount:{CPU}/mnt/shared"]
-    assert [f.check for f in run_judge("storage.writable", node)] == ["storage.writable"]
+    assert [f.component for f in run_judge(Check.STORAGE_MOUNT, node)] == [
+        f"mount:{CPU}/mnt/shared"
+    ]
+    assert [f.check for f in run_judge(Check.STORAGE_WRITABLE, node)] == [Check.STORAGE_WRITABLE]
 
 
 def test_package_at_another_version_and_not_held(make_case: Callable[[str], NodeCase]) -> None:
     case = make_case(HGX)
     node = case.node()
-    pin = case.expected.packages[0]
-    text = node.outputs.text("dpkg").replace(str(pin["version"]), "999.0")
+    pin = case.host.expected.packages[0]
+    text = node.outputs.text("dpkg").replace(pin.version, "999.0")
     case.overrides["dpkg"] = (text.replace("\thi ", "\tii "), 0)  # installed, not held
     node = case.node()
-    (finding,) = run_judge("software.package", node)
-    assert finding.component == f"package:{HGX}/{pin['name']}"
+    (finding,) = run_judge(Check.SOFTWARE_PACKAGE, node)
+    assert finding.component == f"package:{HGX}/{pin.name}"
     assert finding.observed.startswith("999.0")
-    assert len(run_judge("software.hold", node)) == len(case.expected.packages)
+    assert len(run_judge(Check.SOFTWARE_HOLD, node)) == len(case.host.expected.packages)
 
 
 def test_failed_tool_is_a_node_finding(make_case: Callable[[str], NodeCase]) -> None:
     case = make_case(HGX)
     case.overrides["nvidia-smi-xml"] = ("NVIDIA-SMI has failed\n", 9)
-    (finding,) = run_judge("gpu.count", case.node())
+    (finding,) = run_judge(Check.GPU_COUNT, case.node())
     assert finding.component == f"node:{HGX}"
     assert "NVIDIA-SMI has failed" in finding.observed
 
@@ -154,7 +186,7 @@ def test_lost_gpu_leaves_the_other_gpus_judged(make_case: Callable[[str], NodeCa
     case = make_case(TRAY)
     case.fault("gpu-off-bus", gpu=1)
     node = case.node()
-    (xid,) = run_judge("gpu.xid", node)
+    (xid,) = run_judge(Check.GPU_XID, node)
     assert xid.component == f"gpu:{TRAY}/1"
-    assert run_judge("nvlink.link_state", node) == []
-    assert run_judge("gpu.model", node) == []
+    assert run_judge(Check.NVLINK_LINK_STATE, node) == []
+    assert run_judge(Check.GPU_MODEL, node) == []

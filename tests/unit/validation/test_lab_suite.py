@@ -21,15 +21,16 @@ from typing import Any
 import pytest
 import yaml
 
-from bringup.admit.findings import HostReport
 from bringup.lab.faults import FAULTS, Options
 from bringup.lab.lab import Lab
 from bringup.plan import make_plan
-from bringup.provision import run_playbook
+from bringup.provision import ProvisionRequest, run_playbook
 from bringup.provision.inventory import write_inventory
-from bringup.provision.runner import REPOSITORY, lab_settings
 from bringup.spec import parse_cluster
+from bringup.validation.checks import Check
+from bringup.validation.report import HostReport
 from bringup.validation.run import run_suite
+from bringup.workspace import REPOSITORY, Workspace
 
 pytestmark = pytest.mark.root
 
@@ -44,22 +45,23 @@ def tray(n: int) -> str:
 # None for the unreachable node, which the report marks unreachable instead.
 FAULT_TABLE: list[tuple[str, str, dict[str, Any], str | None, str | None]] = [
     ("daemon-dead", HGX1, {"service": "nvidia-fabricmanager"},
-     "service:{}/nvidia-fabricmanager", "nvlink.fabric_manager"),
-    ("ecc-uncorrectable", HGX2, {"gpu": 2}, "gpu:{}/2", "gpu.ecc_uncorrected"),
-    ("gpu-off-bus", tray(1), {"gpu": 3}, "gpu:{}/3", "gpu.count"),
-    ("row-remap-pending", tray(2), {"gpu": 1}, "gpu:{}/1", "gpu.row_remap"),
+     "service:{}/nvidia-fabricmanager", Check.NVLINK_FABRIC_MANAGER),
+    ("ecc-uncorrectable", HGX2, {"gpu": 2}, "gpu:{}/2", Check.GPU_ECC_UNCORRECTED),
+    ("gpu-off-bus", tray(1), {"gpu": 3}, "gpu:{}/3", Check.GPU_COUNT),
+    ("row-remap-pending", tray(2), {"gpu": 1}, "gpu:{}/1", Check.GPU_ROW_REMAP),
     ("nvlink-inactive", tray(3), {"gpu": 2, "link": 7}, "nvlink:{}/gpu2/link7",
-     "nvlink.link_state"),
-    ("xid", tray(4), {"gpu": 0, "xid": 119}, "gpu:{}/0", "gpu.xid"),
-    ("daemon-dead", tray(5), {"service": "nvidia-imex"}, "service:{}/nvidia-imex", "nvlink.imex"),
-    ("ib-port-down", tray(6), {"device": "mlx5_0"}, "nic:{}/rail1", "nic.state"),
-    ("ib-rate", tray(7), {"device": "mlx5_1"}, "nic:{}/rail2", "nic.rate"),
-    ("symbol-errors", tray(8), {"count": 500}, "nic:{}/rail1", "nic.symbol_errors"),
-    ("cable-cut", tray(9), {"device": "mlx5_4"}, "nic:{}/rail3", "nic.carrier"),
-    ("low-nccl", tray(10), {}, "node:{}", "burn_in.nccl_busbw"),
-    ("low-nvbandwidth", tray(11), {}, "gpu:{}/0", "burn_in.nvbandwidth_d2d"),
-    ("low-ib-write-bw", tray(12), {}, "nic:{}/rail1", "burn_in.ib_write_bw"),
-    ("mount-missing", CPU, {}, "mount:{}/mnt/shared", "storage.mount"),
+     Check.NVLINK_LINK_STATE),
+    ("xid", tray(4), {"gpu": 0, "xid": 119}, "gpu:{}/0", Check.GPU_XID),
+    ("daemon-dead", tray(5), {"service": "nvidia-imex"}, "service:{}/nvidia-imex",
+     Check.NVLINK_IMEX),
+    ("ib-port-down", tray(6), {"device": "mlx5_0"}, "nic:{}/rail1", Check.NIC_STATE),
+    ("ib-rate", tray(7), {"device": "mlx5_1"}, "nic:{}/rail2", Check.NIC_RATE),
+    ("symbol-errors", tray(8), {"count": 500}, "nic:{}/rail1", Check.NIC_SYMBOL_ERRORS),
+    ("cable-cut", tray(9), {"device": "mlx5_4"}, "nic:{}/rail3", Check.NIC_CARRIER),
+    ("low-nccl", tray(10), {}, "node:{}", Check.BURN_IN_NCCL_BUSBW),
+    ("low-nvbandwidth", tray(11), {}, "gpu:{}/0", Check.BURN_IN_NVBANDWIDTH_D2D),
+    ("low-ib-write-bw", tray(12), {}, "nic:{}/rail1", Check.BURN_IN_IB_WRITE_BW),
+    ("mount-missing", CPU, {}, "mount:{}/mnt/shared", Check.STORAGE_MOUNT),
     ("unreachable", tray(13), {}, None, None),
 ]  # fmt: skip
 BURN_IN_FAULTS = {"low-nccl", "low-nvbandwidth", "low-ib-write-bw"}
@@ -90,19 +92,19 @@ class Bench:
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
-        self.inventory = write_inventory(PLAN, "lab", lab.project)
-        self.ssh, self.extra_vars = lab_settings(lab.project, "lab")
-        self.burn_in_dir = lab.project / ".state" / "burn-in"
+        self.inventory = write_inventory(PLAN, lab.workspace.stack("lab"))
+        self.burn_in_dir = lab.workspace.root / ".state" / "burn-in"
 
     def playbook(self, name: str, hosts: list[str], **extra: Any) -> None:
-        result = run_playbook(
-            REPOSITORY / "playbooks" / name,
+        request = ProvisionRequest(
+            playbook=REPOSITORY / "playbooks" / name,
             inventory=self.inventory,
-            private_data_dir=self.lab.project / "runs",
-            hosts=hosts,
-            ssh=self.ssh,
-            extra_vars={**self.extra_vars, **extra},
+            private_data_dir=self.lab.workspace.root / "runs",
+            hosts=tuple(hosts),
+            access=self.lab.access(),
+            extra_vars=extra,
         )
+        result = run_playbook(request)
         bad = {h: r for h, r in result.hosts.items() if r.status not in ("ok", "changed")}
         assert not bad, f"{name}: {bad}"
 
@@ -113,7 +115,8 @@ class Bench:
     def validate(self, report: Path) -> dict[str, HostReport]:
         started = time.monotonic()
         reports = run_suite(
-            self.inventory, HOSTS, report=report, junit=report.with_suffix(".xml"),
+            self.inventory, HOSTS, suite=REPOSITORY / "tests" / "validation", report=report,
+            junit=report.with_suffix(".xml"),
             burn_in_dir=self.burn_in_dir, ssh_config=self.lab.ssh_config,
             extra_args=[f"--bringup-diag-level={DIAG_LEVEL}"],
         )  # fmt: skip
@@ -123,7 +126,7 @@ class Bench:
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
-    lab = Lab(tmp_path_factory.mktemp("project"), "lab")
+    lab = Lab(Workspace(tmp_path_factory.mktemp("project")), "lab")
     lab.down()
     lab.up(PLAN)
     try:

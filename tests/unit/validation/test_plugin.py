@@ -13,20 +13,25 @@ from typing import Any
 
 import yaml
 
-from bringup.admit.findings import HostReport, read_report
-from bringup.validation.run import REPOSITORY, SUITE, run_suite
+from bringup.validation.checks import Check
+from bringup.validation.report import HostReport, read_report
+from bringup.validation.run import run_suite
+from bringup.workspace import REPOSITORY
+from tests.unit.validation.conftest import CPU, HGX, host_vars
+
+SUITE = REPOSITORY / "tests" / "validation"
 
 
 def write_host_vars(path: Path, name: str, mount: Path) -> Path:
-    expected: dict[str, Any] = {
-        "name": name,
-        "gpu": None,
-        "nics": [],
-        "nvlink": None,
-        "software": {"packages": [{"name": "bash", "version": "0.0-bringup", "hold": False}]},
-        "mounts": [{"mount": str(mount), "kind": "nfs", "export": "nas:/x"}],
-        "thresholds": {},
-    }
+    """A CPU node's rendered expectation, renamed, with one package and one mount to check."""
+    expected: dict[str, Any] = host_vars(CPU)["bringup_expected"]
+    software = host_vars(HGX)["bringup_expected"]["software"]
+    software.update(dcgm=None, fabric_manager=False, nvlsm=None, imex=False)
+    software["packages"] = [{"name": "bash", "version": "0.0-bringup", "hold": False}]
+    (shared,) = expected["mounts"]
+    expected.update(
+        name=name, nics=[], bmc=None, software=software, mounts=[{**shared, "mount": str(mount)}]
+    )
     path.write_text(yaml.safe_dump({"bringup_expected": expected}))
     return path
 
@@ -36,8 +41,13 @@ def run_pytest(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, cwd=REPOSITORY, timeout=300)
 
 
-def outcomes(report: HostReport) -> dict[str, str]:
-    return {t.nodeid.split("::")[1].split("[")[0]: t.outcome for t in report.tests}
+def outcomes(report: HostReport) -> dict[Check, str]:
+    """Outcome per check id (the suite's tests are parametrized by check)."""
+    found = {}
+    for test in report.tests:
+        param = test.nodeid.rsplit("[", 1)[1].rstrip("]")
+        found[next(c for c in Check if param.endswith(f"-{c.value}"))] = test.outcome
+    return found
 
 
 def test_local_host_findings_in_report_and_junit(tmp_path: Path) -> None:
@@ -52,13 +62,14 @@ def test_local_host_findings_in_report_and_junit(tmp_path: Path) -> None:
     assert me.host == "me"
     assert not me.unreachable
     got = outcomes(me)
-    assert got["test_mounts"] == "failed"
-    assert got["test_packages"] == "failed"
-    assert got["test_holds"] == "passed"
-    assert got["test_count"] == "skipped"  # no GPUs planned
+    assert got[Check.STORAGE_MOUNT] == "failed"
+    assert got[Check.SOFTWARE_PACKAGE] == "failed"
+    assert got[Check.SOFTWARE_HOLD] == "passed"
+    assert got[Check.GPU_COUNT] == "skipped"  # no GPUs planned
+    assert got[Check.NIC_STATE] == "skipped"  # no NICs planned
     by_check = {f.check: f for f in me.findings}
-    assert by_check["storage.mount"].component == f"mount:me{tmp_path}/not-a-mount"
-    package = by_check["software.package"]
+    assert by_check[Check.STORAGE_MOUNT].component == f"mount:me{tmp_path}/not-a-mount"
+    package = by_check[Check.SOFTWARE_PACKAGE]
     assert package.component == "package:me/bash"
     assert package.expected == "0.0-bringup"
     assert package.observed != package.expected
@@ -92,7 +103,11 @@ def test_run_suite_reports_every_host(tmp_path: Path) -> None:
     write_host_vars(tmp_path / "host_vars" / "ghost.yml", "ghost", tmp_path)
     report_path = tmp_path / "out" / "report.json"
     reports = run_suite(
-        inventory, ["ghost", "never-planned"], report=report_path, junit=tmp_path / "j.xml"
+        inventory,
+        ["ghost", "never-planned"],
+        suite=SUITE,
+        report=report_path,
+        junit=tmp_path / "j.xml",
     )
     assert set(reports) == {"ghost", "never-planned"}
     assert reports["ghost"].unreachable

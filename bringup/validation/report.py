@@ -1,4 +1,4 @@
-"""Findings: what a failed check says about one component, and the suite's report of a run.
+"""The suite's report: findings that name a component, per test and per host, as JSON.
 
 A finding names the part an operator pulls or fixes, by a component id:
 
