@@ -19,6 +19,7 @@ from bringup.lab.lab import Lab
 from bringup.lab.system import netns_pids
 from bringup.plan import make_plan
 from bringup.spec import load_cluster
+from bringup.workspace import Workspace
 
 STACK = Path(__file__).resolve().parents[1] / "stacks" / "Pulumi.h100-4su.yaml"
 
@@ -42,7 +43,7 @@ def main() -> None:
     print(f"{'nodes':>6} {'up s':>6} {'down s':>7} {'PSS MiB/node':>13} {'RSS MiB/node':>13}")
     for count in (int(n) for n in args.nodes.split(",")):
         with tempfile.TemporaryDirectory(prefix="bringup-lab-bench-") as tmp:
-            lab = Lab(Path(tmp), "bench")
+            lab = Lab(Workspace(Path(tmp)), "bench")
             lab.down()
             start = time.perf_counter()
             state = lab.up(plan, count)

@@ -13,12 +13,12 @@ cannot offer is storage servers and site-built burn-in tools, hence:
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import JsonValue
 
 from bringup.lab.packages import EXTRA_PACKAGES
 
 
-def lab_extra_vars() -> dict[str, Any]:
+def lab_extra_vars() -> dict[str, JsonValue]:
     """Extra variables for ansible-playbook runs against lab nodes."""
     return {
         "storage_client_tmpfs_override": True,

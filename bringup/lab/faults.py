@@ -11,11 +11,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypeGuard
 
 from bringup.lab import hosts
+from bringup.lab.emulator.hardware import GpuProfile, NicProfile, Profile
 from bringup.lab.emulator.xid import xid_line
 from bringup.lab.profile import PROFILE_PATH
+from bringup.lab.state import NodeRecord
 from bringup.lab.system import LabError, in_node, ip
 
 
@@ -37,8 +39,8 @@ class Options:
 class Target:
     """The node a fault acts on: its record, and its profile (edited in place)."""
 
-    record: dict[str, Any]
-    profile: dict[str, Any]
+    record: NodeRecord
+    profile: Profile
     kernel_lines: list[str]
 
 
@@ -56,21 +58,19 @@ def fault(name: str) -> Callable[[Fault], Fault]:
     return register
 
 
-def _gpu(t: Target, o: Options) -> dict[str, Any]:
+def _gpu(t: Target, o: Options) -> GpuProfile:
     gpus = t.profile["gpus"]
     if not 0 <= o.gpu < len(gpus):
         raise LabError(f"--gpu {o.gpu}: {t.record['name']} has GPUs 0..{len(gpus) - 1}")
-    gpu: dict[str, Any] = gpus[o.gpu]
-    return gpu
+    return gpus[o.gpu]
 
 
-def _nic(t: Target, o: Options) -> dict[str, Any]:
+def _nic(t: Target, o: Options) -> NicProfile:
     nics = t.profile["nics"]
     device = o.device or next((n["device"] for n in nics if n["role"] == "compute"), None)
     for nic in nics:
         if nic["device"] == device:
-            found: dict[str, Any] = nic
-            return found
+            return nic
     known = ", ".join(n["device"] for n in nics)
     raise LabError(f"--device {device}: {t.record['name']} has {known}")
 
@@ -81,11 +81,14 @@ def _uptime() -> float:
     return float(Path("/proc/uptime").read_text().split()[0])
 
 
-def _xid(t: Target, gpu: dict[str, Any], xid: int) -> None:
-    event = {"gpu": gpu["index"], "xid": xid, "pci_bus_id": gpu["pci_bus_id"]}
-    t.profile["xid_events"].append(event)
-    uptime = _uptime()
-    t.kernel_lines.append(xid_line({**event, "uptime": uptime, "pid": 0, "name": "bringup-lab"}))
+def _xid(t: Target, gpu: GpuProfile, xid: int) -> None:
+    bus = gpu["pci_bus_id"]
+    t.profile["xid_events"].append({"gpu": gpu["index"], "xid": xid, "pci_bus_id": bus})
+    stamp = _uptime()
+    line = xid_line(
+        {"xid": xid, "pci_bus_id": bus, "uptime": stamp, "pid": 0, "name": "bringup-lab"}
+    )
+    t.kernel_lines.append(line)
 
 
 @fault("gpu-off-bus")
@@ -185,7 +188,10 @@ def cable_cut(t: Target, o: Options) -> str:
     return f"cable of {nic['device']} cut ({host_end})"
 
 
-def _performance(key: str, label: str) -> Fault:
+Figure = Literal["nccl_busbw_gbs", "nvbandwidth_d2d_gbs", "ib_write_bw_gbps"]
+
+
+def _performance(key: Figure, label: str) -> Fault:
     def low(t: Target, o: Options) -> str:
         perf = t.profile["performance"]
         perf[key] = o.value if o.value is not None else round(perf[key] * 0.5, 1)
@@ -219,14 +225,25 @@ def unreachable(t: Target, o: Options) -> str:
     return "sshd stopped"
 
 
-def read_profile(record: dict[str, Any]) -> dict[str, Any]:
+def read_profile(record: NodeRecord) -> Profile:
     """The node's current profile, read inside the node."""
     text = in_node(record["anchor"], ["cat", f"/{PROFILE_PATH}"])
-    profile: dict[str, Any] = json.loads(text)
-    return profile
+    return _profile(text, f"{record['name']}:/{PROFILE_PATH}")
 
 
-def write_profile(record: dict[str, Any], profile: dict[str, Any]) -> None:
+def _profile(text: str, source: str) -> Profile:
+    """A profile the lab wrote (bringup.lab.profile.node_profile), as JSON."""
+    data: object = json.loads(text)
+    if not _is_profile(data):
+        raise LabError(f"{source}: expected a hardware profile (a JSON object), got {text[:80]!r}")
+    return data
+
+
+def _is_profile(data: object) -> TypeGuard[Profile]:
+    return isinstance(data, dict) and "gpus" in data and "nics" in data
+
+
+def write_profile(record: NodeRecord, profile: Profile) -> None:
     """Replace the node's profile atomically, inside the node."""
     text = json.dumps(profile, indent=1, sort_keys=True) + "\n"
     path = f"/{PROFILE_PATH}"
@@ -237,7 +254,7 @@ def write_profile(record: dict[str, Any], profile: dict[str, Any]) -> None:
     )
 
 
-def append_kernel_log(record: dict[str, Any], lines: list[str]) -> None:
+def append_kernel_log(record: NodeRecord, lines: list[str]) -> None:
     """Append lines to the node's /var/log/kern.log."""
     if lines:
         in_node(
@@ -247,7 +264,7 @@ def append_kernel_log(record: dict[str, Any], lines: list[str]) -> None:
         )
 
 
-def inject(record: dict[str, Any], kind: str, options: Options) -> str:
+def inject(record: NodeRecord, kind: str, options: Options) -> str:
     """Apply fault `kind` to a running node; returns its description."""
     if kind not in FAULTS:
         raise LabError(f"unknown fault {kind!r}; known: {', '.join(sorted(FAULTS))}")
@@ -259,16 +276,16 @@ def inject(record: dict[str, Any], kind: str, options: Options) -> str:
     return description
 
 
-def heal(record: dict[str, Any], healthy: Path) -> None:
+def heal(record: NodeRecord, healthy: Path) -> None:
     """Undo every fault of a node: healthy profile, links up, clean kernel log, sshd running."""
-    profile = json.loads(healthy.read_text())
+    profile = _profile(healthy.read_text(), str(healthy))
     write_profile(record, profile)
     in_node(record["anchor"], ["sh", "-c", ": > /var/log/kern.log"])
     for nic in record["nics"]:
         ip("link", "set", nic["host_end"], "up")
         ip("-n", record["netns"], "link", "set", nic["netdev"], "up")
     if not hosts.sshd_running(record["anchor"]):
-        hosts.start_sshd(record["anchor"])
+        hosts.start_sshd(record["anchor"], record["name"])
     for service in profile["services"]:  # installed daemons come back (a dead one included)
         script = f"/etc/init.d/{service}"
         in_node(

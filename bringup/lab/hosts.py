@@ -4,6 +4,12 @@ Each node has an anchor process (``sleep infinity``, chrooted into the node's ro
 private mount namespace and a UTS namespace inside the node's network namespace. Everything the
 node mounts lives in that mount namespace, so it disappears with the node's processes, even after
 a crash; ``down`` only has to kill processes and delete namespaces and bridges.
+
+Boot is a sequence of steps, and each step waits until what the next one needs is there, read
+from the host through ``/proc/<anchor>/root``: the anchor is chrooted into the node's root before
+anything enters it, and sshd listens before `boot` returns. On a loaded host either can take a
+while after the command that started it has returned. A step that does not get there in time
+raises LabError naming the node, the step and what is missing.
 """
 
 from __future__ import annotations
@@ -14,14 +20,22 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
+from bringup.lab.emulator.hardware import Profile
 from bringup.lab.layout import LabLayout, LabNode
 from bringup.lab.profile import PROFILE_PATH
 from bringup.lab.system import LabError, alive, in_node, ip, kill, netns_pids, run
 
 REPO_MOUNT = "/srv/bringup-lab/repo"
 SSHD_CONFIG = "etc/ssh/sshd_bringup_config"
+SSHD_PID = "run/sshd.pid"
+ANCHOR_TIMEOUT = 30.0
+"""Seconds the boot script has to mount the node's root and chroot the anchor into it."""
+SSHD_TIMEOUT = 30.0
+"""Seconds sshd has to listen (it writes its pid file once it does)."""
+SSHD_ATTEMPTS = 3
+"""Starts of sshd before boot gives up on a node whose sshd exits at once."""
+_POLL = 0.005  # seconds between two looks at /proc: each costs a few syscalls
 
 _BOOT = """set -e
 hostname "$NODE"
@@ -46,7 +60,7 @@ def node_dir(lab: Path, node: str) -> Path:
 
 
 def prepare_root(
-    lab: Path, node: LabNode, layout: LabLayout, profile: dict[str, Any], public_key: str
+    lab: Path, node: LabNode, layout: LabLayout, profile: Profile, public_key: str
 ) -> str:
     """Write the node's own files into its upper layer; returns its SSH host public key."""
     base = node_dir(lab, node.name)
@@ -151,7 +165,7 @@ def create_netns(node: LabNode) -> None:
 
 
 def boot(lab: Path, repo: Path, node: LabNode, log: Path) -> int:
-    """Start the node's anchor process and sshd; returns the anchor's pid."""
+    """Start the node's anchor process and sshd; returns the anchor's pid once sshd listens."""
     base = node_dir(lab, node.name)
     pidfile = base / "anchor.pid"
     pidfile.unlink(missing_ok=True)
@@ -163,7 +177,7 @@ def boot(lab: Path, repo: Path, node: LabNode, log: Path) -> int:
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
     with log.open("ab") as out:
-        subprocess.Popen(
+        script = subprocess.Popen(
             [
                 "ip",
                 "netns",
@@ -185,14 +199,114 @@ def boot(lab: Path, repo: Path, node: LabNode, log: Path) -> int:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    anchor = _wait_pid(pidfile, node.name, log)
-    start_sshd(anchor)
+    anchor = _wait_anchor(script, pidfile, node.name, log)
+    start_sshd(anchor, node.name)
     return anchor
 
 
-def start_sshd(anchor: int) -> None:
-    """Start sshd inside the node (it daemonizes and writes /run/sshd.pid there)."""
-    in_node(anchor, ["/usr/sbin/sshd", "-f", f"/{SSHD_CONFIG}", "-E", "/var/log/sshd.log"])
+def _wait_anchor(script: subprocess.Popen[bytes], pidfile: Path, node: str, log: Path) -> int:
+    """The anchor's pid, once it runs chrooted in the node's root.
+
+    The boot script writes the pid file just before it execs chroot: until the anchor runs
+    `sleep`, its root is still the host's, and a command entering it would run on the host's
+    files (where the node's sshd config does not exist).
+    """
+    deadline = time.monotonic() + ANCHOR_TIMEOUT
+    while True:
+        pid = _read_pid(pidfile)
+        missing = f"no {pidfile.name}" if pid is None else _anchor_missing(pid)
+        if pid is not None and not missing:
+            return pid
+        if script.poll() is not None:
+            raise LabError(
+                f"node {node}: boot step 'anchor': the boot script exited ({script.returncode}), "
+                f"{missing}: {_tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"node {node}: boot step 'anchor': {missing} after {ANCHOR_TIMEOUT:.0f} s: "
+                f"{_tail(log)}"
+            )
+        time.sleep(_POLL)
+
+
+def _anchor_missing(pid: int) -> str:
+    """What anchor `pid` still lacks to be entered ('' when nothing)."""
+    if not alive(pid):
+        return f"anchor {pid} exited"
+    if _comm(pid) != "sleep":
+        return f"anchor {pid} not chrooted into the node's root yet (it runs {_comm(pid)!r})"
+    if not _in_root(pid, SSHD_CONFIG).exists():
+        return f"/{SSHD_CONFIG} missing from the node's root (anchor {pid})"
+    return ""
+
+
+def _in_root(anchor: int, path: str) -> Path:
+    """`path` (relative to the node's root) as the host reaches it through the anchor."""
+    return Path(f"/proc/{anchor}/root") / path
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:].strip()
+    except OSError:
+        return ""
+
+
+def start_sshd(anchor: int, node: str) -> None:
+    """Start sshd inside the node; returns once it listens.
+
+    sshd runs in the foreground (-D) as a process of its own session, so that an sshd that exits
+    at once is seen exiting, and is started again, at most SSHD_ATTEMPTS times. It listens once
+    its pid file exists: sshd writes it after binding the node's address.
+    """
+    log = _in_root(anchor, "var/log/sshd.log")
+    problem = ""
+    for _ in range(SSHD_ATTEMPTS):
+        try:
+            out = log.open("ab")  # sshd's own complaints land beside what it logs with -E
+        except OSError as error:
+            raise LabError(
+                f"node {node}: boot step 'sshd': anchor {anchor} gone ({error})"
+            ) from None
+        with out:
+            sshd = subprocess.Popen(
+                ["nsenter", "-t", str(anchor), "-n", "-m", "-u", "-r", "-w",
+                 "/usr/sbin/sshd", "-D", "-f", f"/{SSHD_CONFIG}", "-E", "/var/log/sshd.log"],
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        problem = _wait_sshd(anchor, sshd)
+        if not problem:
+            return
+    raise LabError(
+        f"node {node}: boot step 'sshd' ({SSHD_ATTEMPTS} attempts): {problem}; "
+        f"/var/log/sshd.log: {_tail(log, 1000)}"
+    )
+
+
+def _wait_sshd(anchor: int, sshd: subprocess.Popen[bytes]) -> str:
+    """'' once `sshd` listens, else what went wrong (the process is gone then)."""
+    deadline = time.monotonic() + SSHD_TIMEOUT
+    while time.monotonic() < deadline:
+        if sshd_running(anchor):
+            return ""
+        if sshd.poll() is not None:
+            return f"sshd exited ({sshd.returncode}) before it listened"
+        time.sleep(_POLL)
+    sshd.kill()
+    sshd.wait()
+    return f"sshd wrote no /{SSHD_PID} within {SSHD_TIMEOUT:.0f} s"
 
 
 def stop_sshd(anchor: int, netns: str) -> None:
@@ -211,25 +325,9 @@ def _comm(pid: int) -> str:
 
 
 def sshd_running(anchor: int) -> bool:
-    """Whether the node's sshd is alive."""
-    out = in_node(
-        anchor,
-        ["sh", "-c", "kill -0 $(cat /run/sshd.pid 2>/dev/null) 2>/dev/null && echo up"],
-        check=False,
-    )
-    return out.strip() == "up"
-
-
-def _wait_pid(pidfile: Path, node: str, log: Path, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pidfile.exists():
-            text = pidfile.read_text().strip()
-            if text.isdigit() and alive(int(text)):
-                return int(text)
-        time.sleep(0.02)
-    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-    raise LabError(f"node {node} did not start within {timeout:.0f} s: {tail}")
+    """Whether the node's sshd is alive (its pid file names a live process)."""
+    pid = _read_pid(_in_root(anchor, SSHD_PID))
+    return pid is not None and alive(pid)
 
 
 def remove_node_files(lab: Path, node: str) -> None:

@@ -1,8 +1,13 @@
 """`bringup lab up | down | status`: the embedded lab of a stack, on this host.
 
-State lives in ``.lab/<stack>/`` (git-ignored): the SSH key pair and known_hosts, the package
-repository, each node's layers, and ``state.json``. `down` does not trust the state: it removes
-every namespace, bridge and veth named with the lab's prefixes, whatever made them.
+State lives in ``.lab/<stack>/`` of the project (git-ignored): the SSH key pair, known_hosts and
+ssh_config, the package repository, each node's layers, and ``state.json``. `down` does not
+trust the state: it removes every namespace, bridge and veth named with the lab's prefixes,
+whatever made them.
+
+The lab is where a lab stack's :class:`~bringup.access.Access` comes from (:meth:`Lab.access`):
+its key, known_hosts and ssh_config, the overrides its playbook runs need, and its far-end view
+of the cables. Nothing else in bringup knows where the lab keeps them.
 """
 
 from __future__ import annotations
@@ -12,29 +17,49 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeGuard
 
+from bringup.access import Access
 from bringup.lab import hosts
 from bringup.lab.extra_vars import lab_extra_vars
 from bringup.lab.faults import Options, heal, inject
-from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, lab_layout
+from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, LabNode, lab_layout
 from bringup.lab.packages import build_repository
 from bringup.lab.profile import node_profile
+from bringup.lab.state import LabState, NodeRecord, NodeStatus, down_state
 from bringup.lab.system import LabError, alive, ip, kill, links, netns_list, netns_pids, run
 from bringup.plan import Plan
+from bringup.spec import AccessSpec
+from bringup.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class Lab:
     """The lab of one stack, rooted at ``<project>/.lab/<stack>``."""
 
-    project: Path
+    workspace: Workspace
     stack: str
+
+    def __post_init__(self) -> None:
+        self.workspace.stack(self.stack)  # a plain name: it names the lab's folder
 
     @property
     def dir(self) -> Path:
         """The lab's folder."""
-        return self.project / ".lab" / self.stack
+        return self.workspace.root / ".lab" / self.stack
+
+    def access(self) -> Access:
+        """How bringup reaches this lab's nodes: its key, known_hosts, ssh_config, the overrides
+        of its playbook runs and its far-end view of the cables."""
+        return Access(
+            source="lab",
+            user="root",
+            private_key=self.key.absolute(),
+            known_hosts=self.known_hosts.absolute(),
+            ssh_config=self.ssh_config.absolute(),
+            extra_vars=lab_extra_vars(),
+            far_end="lab",
+        )
 
     @property
     def key(self) -> Path:
@@ -74,18 +99,28 @@ class Lab:
         """The local apt repository."""
         return self.dir / "repo"
 
-    def state(self) -> dict[str, Any]:
-        """What `up` recorded; empty when the lab is not up."""
+    def state(self) -> LabState:
+        """What `up` recorded; no nodes when the lab is not up."""
         path = self.dir / "state.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists():
+            return down_state(self.stack)
+        try:
+            data: object = json.loads(path.read_text())
+        except ValueError as error:
+            raise LabError(f"{path}: not JSON ({error}); `bringup lab down` removes it") from None
+        if not _is_state(data):
+            raise LabError(
+                f"{path}: not what `bringup lab up` writes; `bringup lab down` removes it"
+            )
+        return data
 
-    def _save(self, state: dict[str, Any]) -> None:
+    def _save(self, state: LabState) -> None:
         path = self.dir / "state.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
         tmp.replace(path)
 
-    def up(self, plan: Plan, nodes: int | None = None) -> dict[str, Any]:
+    def up(self, plan: Plan, nodes: int | None = None) -> LabState:
         """Build the repository and start one host per planned node (or the first `nodes`)."""
         others = [ns for ns in netns_list() if ns.startswith(NETNS_PREFIX)]
         if others:
@@ -103,7 +138,7 @@ class Lab:
             ip("addr", "add", str(address), "dev", bridge)
         by_name = {n.name: n for n in plan.nodes}
         started = time.monotonic()
-        records = []
+        records: list[NodeRecord] = []
         host_keys = []
         for node in layout.nodes:
             profile = node_profile(plan, by_name[node.name])
@@ -114,9 +149,7 @@ class Lab:
             records.append(_record(node, anchor))
         self.known_hosts.write_text("".join(host_keys))
         self.ssh_config.write_text(self._ssh_config())
-        # what Ansible runs against this lab add to the inventory (read by bringup provision)
-        (self.dir / "extra_vars.json").write_text(json.dumps(lab_extra_vars(), indent=1) + "\n")
-        state = {
+        state: LabState = {
             "stack": self.stack,
             "nodes": records,
             "bridges": list(layout.bridges),
@@ -168,20 +201,26 @@ class Lab:
         _reap()
         state_file = self.dir / "state.json"
         if state_file.exists():
-            for record in self.state().get("nodes", []):
-                kill([record["anchor"]])
+            try:
+                records = self.state()["nodes"]
+            except LabError:  # unreadable: the sweep above stopped every node; its folders go
+                records = []
+                for folder in (self.dir / "nodes").glob("*"):
+                    hosts.remove_node_files(self.dir, folder.name)
+            for record in records:
+                kill([record["anchor"]])  # in case its namespace was deleted under it
                 hosts.remove_node_files(self.dir, record["name"])
             state_file.unlink()
         return removed
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[NodeStatus]:
         """Per node: namespace, management address, anchor and sshd alive, injected faults."""
         state = self.state()
         faults: dict[str, list[str]] = {}
-        for fault in state.get("faults", []):
+        for fault in state["faults"]:
             faults.setdefault(fault["node"], []).append(fault["description"])
-        rows = []
-        for record in state.get("nodes", []):
+        rows: list[NodeStatus] = []
+        for record in state["nodes"]:
             up = alive(record["anchor"])
             rows.append(
                 {
@@ -207,20 +246,26 @@ class Lab:
     def heal(self, node: str | None = None) -> list[str]:
         """Undo the faults of `node` (every node when None); returns the nodes healed."""
         state = self.state()
-        names = [node] if node else sorted({f["node"] for f in state.get("faults", [])})
+        names = [node] if node else sorted({f["node"] for f in state["faults"]})
         for name in names:
             heal(self.node_record(name), hosts.node_dir(self.dir, name) / "profile.healthy.json")
-        state["faults"] = [f for f in state.get("faults", []) if f["node"] not in names]
+        state["faults"] = [f for f in state["faults"] if f["node"] not in names]
         self._save(state)
         return names
 
-    def node_record(self, name: str) -> dict[str, Any]:
+    def node_record(self, name: str) -> NodeRecord:
         """The recorded node called `name`; LabError names the known ones."""
-        for record in self.state().get("nodes", []):
+        nodes = self.state()["nodes"]
+        for record in nodes:
             if record["name"] == name:
-                return dict(record)
-        known = ", ".join(r["name"] for r in self.state().get("nodes", [])) or "none (lab is down)"
+                return record
+        known = ", ".join(r["name"] for r in nodes) or "none (lab is down)"
         raise LabError(f"no lab node {name!r}; lab nodes: {known}")
+
+
+def lab_access(workspace: Workspace, stack: str, declared: AccessSpec) -> Access:
+    """The Access of a stack declared ``access: {via: lab}`` (bringup.access.SOURCES)."""
+    return Lab(workspace, stack).access()
 
 
 def _reap() -> None:
@@ -234,7 +279,11 @@ def _reap() -> None:
             return
 
 
-def _record(node: Any, anchor: int) -> dict[str, Any]:
+def _is_state(data: object) -> TypeGuard[LabState]:
+    return isinstance(data, dict) and isinstance(data.get("nodes"), list)
+
+
+def _record(node: LabNode, anchor: int) -> NodeRecord:
     return {
         "name": node.name,
         "netns": node.netns,
@@ -242,7 +291,7 @@ def _record(node: Any, anchor: int) -> dict[str, Any]:
         "anchor": anchor,
         "nics": [
             {"netdev": n.netdev, "host_end": n.host_end, "bridge": n.bridge, "cable": n.cable,
-             "address": str(n.address), "role": n.role}
+             "address": str(n.address), "role": n.role.value}
             for n in node.nics
         ],
     }  # fmt: skip

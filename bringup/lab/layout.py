@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 
 from bringup.catalog import Role
-from bringup.plan import Plan, expected_state
+from bringup.plan import Plan, node_expectation
 from bringup.plan.model import Node
 
 NETNS_PREFIX = "bringup-"
@@ -31,7 +31,7 @@ class LabNic:
     leaf: str
     leaf_port: int
     fabric: str
-    role: str
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,33 +62,33 @@ def lab_layout(plan: Plan, limit: int | None = None) -> LabLayout:
     gateways: set[tuple[str, IPv4Interface]] = set()
     chosen: list[Node] = list(plan.nodes[:limit] if limit else plan.nodes)
     for index, node in enumerate(chosen):
-        state = expected_state(plan, node)
-        if state["management_address"] is None:
+        expected = node_expectation(plan, node)
+        if expected.management_address is None:
             raise ValueError(
                 f"node {node.name} has no in-band address: the lab needs an inband fabric"
             )
         nics = []
         management: IPv4Interface | None = None
-        for n, nic in enumerate(state["nics"]):
-            bridge = f"{BRIDGE_PREFIX}{fabric_index[nic['fabric']]}p{nic['plane']}r{nic['rail']}"
-            address = IPv4Interface(f"{nic['address']}/{nic['prefix']}")
+        for n, nic in enumerate(expected.nics):
+            bridge = f"{BRIDGE_PREFIX}{fabric_index[nic.fabric]}p{nic.plane}r{nic.rail}"
+            address = IPv4Interface(f"{nic.address}/{nic.prefix}")
             bridges.add(bridge)
             nics.append(
                 LabNic(
-                    netdev=nic["netdev"],
+                    netdev=nic.netdev,
                     host_end=f"{VETH_PREFIX}{index}n{n}",
                     bridge=bridge,
                     address=address,
-                    cable=nic["cable"],
-                    leaf=nic["leaf"],
-                    leaf_port=nic["leaf_port"],
-                    fabric=nic["fabric"],
-                    role=nic["role"],
+                    cable=nic.cable,
+                    leaf=nic.leaf,
+                    leaf_port=nic.leaf_port,
+                    fabric=nic.fabric,
+                    role=nic.role,
                 )
             )
-            if nic["role"] == Role.INBAND.value and nic["rail"] == 1 and nic["plane"] == 1:
+            if nic.role == Role.INBAND and nic.rail == 1 and nic.plane == 1:
                 management = address
-                gateways.add((bridge, IPv4Interface(f"{nic['gateway']}/{nic['prefix']}")))
+                gateways.add((bridge, IPv4Interface(f"{nic.gateway}/{nic.prefix}")))
         assert management is not None
         nodes.append(
             LabNode(node.name, index, f"{NETNS_PREFIX}{node.name}", management, tuple(nics))

@@ -8,8 +8,10 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
+from bringup.errors import BringupError
 
-class LabError(Exception):
+
+class LabError(BringupError):
     """The lab cannot do what was asked; the message says what and why."""
 
 

@@ -10,13 +10,15 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypeGuard
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, NicProfile, Profile
 
 PROFILE_ENV = "BRINGUP_LAB_PROFILE"
 PROFILE_DEFAULT = "/var/lib/bringup-lab/profile.json"
 NOW_ENV = "BRINGUP_LAB_NOW"
 
-Profile = dict[str, Any]
 Env = Mapping[str, str]
 
 
@@ -32,7 +34,7 @@ class Run(NamedTuple):
     code: int = 0
 
 
-Tool = Callable[[Sequence[str], Profile, Env], Run]
+Tool: TypeAlias = "Callable[[Sequence[str], Profile, Env], Run]"
 """An emulated command: its arguments (without the tool name), the node's profile, the env."""
 
 
@@ -50,12 +52,18 @@ def load_profile(env: Env | None = None) -> Profile:
     path = profile_path(os.environ if env is None else env)
     try:
         with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+            data: object = json.load(handle)
     except (OSError, ValueError) as exc:
         raise ProfileError(f"bringup-lab: cannot read the hardware profile {path}: {exc}") from exc
-    if not isinstance(data, dict):
+    if not _is_profile(data):
         raise ProfileError(f"bringup-lab: {path}: expected a JSON object")
     return data
+
+
+def _is_profile(data: object) -> TypeGuard[Profile]:
+    """A JSON object is taken for the profile the lab wrote; the tools check no more (each
+    check would be start-up time of every call)."""
+    return isinstance(data, dict)
 
 
 def now(env: Env) -> datetime:
@@ -81,63 +89,64 @@ def log_stamp(stamp: datetime) -> str:
     return f"[{stamp:%b %d %Y %H:%M:%S}]"
 
 
-def gpus(profile: Profile) -> list[dict[str, Any]]:
+def gpus(profile: Profile) -> list[GpuProfile]:
     """The node's GPUs in index order (present or not)."""
-    return sorted(profile.get("gpus") or [], key=lambda g: int(g["index"]))
+    return sorted(profile.get("gpus") or [], key=lambda g: g["index"])
 
 
-def present(gpu: Mapping[str, Any]) -> bool:
+def present(gpu: GpuProfile) -> bool:
     """False for a GPU that has fallen off the bus."""
     return bool(gpu.get("present", True))
 
 
-def bus_short(gpu: Mapping[str, Any]) -> str:
+def bus_short(gpu: GpuProfile) -> str:
     """'00000000:18:00.0' -> '0000:18:00.0' (the form NVML prints in its errors)."""
-    bus_id = str(gpu["pci_bus_id"])
+    bus_id = gpu["pci_bus_id"]
     return bus_id[4:] if len(bus_id) == 16 else bus_id
 
 
-def bus_number(gpu: Mapping[str, Any]) -> int:
+def bus_number(gpu: GpuProfile) -> int:
     """The PCI bus of a GPU: '00000000:18:00.0' -> 0x18."""
-    return int(str(gpu["pci_bus_id"]).split(":")[1], 16)
+    return int(gpu["pci_bus_id"].split(":")[1], 16)
 
 
-def lost_gpu_line(gpu: Mapping[str, Any]) -> str:
+def lost_gpu_line(gpu: GpuProfile) -> str:
     """What NVML-based tools print for a GPU that has fallen off the bus."""
     return f"Unable to determine the device handle for GPU{bus_short(gpu)}: Unknown Error"
 
 
-def nics(profile: Profile) -> list[dict[str, Any]]:
-    """The node's NIC ports, in ibstat order (device name as a string, then port)."""
-    return sorted(profile.get("nics") or [], key=lambda n: (str(n["device"]), int(n["port"])))
+def nics(profile: Profile) -> list[NicProfile]:
+    """The node's NIC ports, in ibstat order (device name, then port)."""
+    return sorted(profile.get("nics") or [], key=lambda n: (n["device"], n["port"]))
 
 
-def nic_number(nic: Mapping[str, Any]) -> int:
+def nic_number(nic: NicProfile) -> int:
     """mlx5_10 -> 10, the order the PCI enumeration (and nvidia-smi topo) lists them in."""
-    tail = str(nic["device"]).rsplit("_", 1)[-1]
+    tail = nic["device"].rsplit("_", 1)[-1]
     return int(tail) if tail.isdigit() else 0
 
 
 def driver_version(profile: Profile) -> str:
     """The driver version the profile records ('570.172.08'), or 'N/A'."""
-    return str((profile.get("driver") or {}).get("version") or "N/A")
+    driver = profile.get("driver")
+    return (driver and driver.get("version")) or "N/A"
 
 
 def cuda_version(profile: Profile) -> str:
     """The CUDA version the driver supports ('12.8'), or 'N/A'."""
-    return str((profile.get("driver") or {}).get("cuda") or "N/A")
+    driver = profile.get("driver")
+    return (driver and driver.get("cuda")) or "N/A"
 
 
 def service_state(profile: Profile, name: str) -> str | None:
     """'running', 'failed', 'stopped'... for a service the profile knows, else None."""
-    state = (profile.get("services") or {}).get(name)
-    return None if state is None else str(state)
+    return (profile.get("services") or {}).get(name)
 
 
 def domain_spans_nodes(profile: Profile) -> bool:
     """True on NVL72-class trays: the NVLink domain is larger than the node (IMEX, fabric)."""
-    domain = profile.get("nvlink_domain") or {}
-    return int(domain.get("gpus") or 0) > len(profile.get("gpus") or [])
+    domain = profile.get("nvlink_domain")
+    return domain is not None and domain["gpus"] > len(profile.get("gpus") or [])
 
 
 def flag_value(args: Sequence[str], *names: str) -> str | None:

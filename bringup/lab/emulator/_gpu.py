@@ -8,13 +8,13 @@ documented value where the lab has no capture of that board.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ._base import Profile, bus_number, domain_spans_nodes, service_state
+from ._base import bus_number, domain_spans_nodes, service_state
 
-GPU = Mapping[str, Any]
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import EccCounters, GpuProfile, Profile
 
 ARCHITECTURE_NAME = {
     "ampere": "Ampere",
@@ -111,7 +111,7 @@ _DEVICE_IDS = {"H200": "0x233510DE", "GB200": "0x294110DE", "B300": "0x318210DE"
                "GB300": "0x31C210DE"}  # fmt: skip
 
 
-def board(gpu: GPU) -> Board:
+def board(gpu: GpuProfile) -> Board:
     """The static identity of `gpu`'s board."""
     found = _BOARDS.get(str(gpu.get("architecture")), _BOARDS["hopper"])
     words = str(gpu.get("name", "")).split()
@@ -122,7 +122,7 @@ def board(gpu: GPU) -> Board:
     return replace(found, device_id=device_id, gpu_part=f"{device_id[2:6]}-886-A1")
 
 
-def architecture(gpu: GPU) -> str:
+def architecture(gpu: GpuProfile) -> str:
     """'Hopper', 'Ampere'... as nvidia-smi names the architecture."""
     return ARCHITECTURE_NAME.get(str(gpu.get("architecture")), "Unknown")
 
@@ -137,21 +137,37 @@ def yes_no(value: object) -> str:
     return "Yes" if value else "No"
 
 
-def ecc(gpu: GPU) -> dict[str, int]:
-    """The profile's ECC counters, zero where absent."""
-    counters = gpu.get("ecc") or {}
-    keys = (
-        "volatile_corrected",
-        "volatile_uncorrected",
-        "aggregate_corrected",
-        "aggregate_uncorrected",
-        "sram_corrected",
-        "sram_uncorrected",
-    )
-    return {key: int(counters.get(key) or 0) for key in keys}
+def ecc(gpu: GpuProfile) -> EccCounters:
+    """The profile's ECC counters (all zero on a GPU that records none)."""
+    return gpu.get("ecc") or _NO_ECC
 
 
-def ecc_totals(gpu: GPU) -> dict[str, int]:
+_NO_ECC: EccCounters = {
+    "volatile_corrected": 0,
+    "volatile_uncorrected": 0,
+    "aggregate_corrected": 0,
+    "aggregate_uncorrected": 0,
+    "sram_corrected": 0,
+    "sram_uncorrected": 0,
+}
+
+
+def dram_ecc(gpu: GpuProfile) -> dict[str, dict[str, int]]:
+    """DRAM ECC counts by scope ('volatile', 'aggregate') and kind ('corrected', 'uncorrected')."""
+    c = ecc(gpu)
+    return {
+        "volatile": {
+            "corrected": c["volatile_corrected"],
+            "uncorrected": c["volatile_uncorrected"],
+        },
+        "aggregate": {
+            "corrected": c["aggregate_corrected"],
+            "uncorrected": c["aggregate_uncorrected"],
+        },
+    }
+
+
+def ecc_totals(gpu: GpuProfile) -> dict[str, int]:
     """ECC totals as the CSV query reports them: DRAM (the profile's counters) plus SRAM."""
     c = ecc(gpu)
     return {
@@ -162,22 +178,31 @@ def ecc_totals(gpu: GPU) -> dict[str, int]:
     }
 
 
-def remap(gpu: GPU) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Remapper:
+    """A GPU's row remapper as nvidia-smi shows it: counts, flags and the bank histogram."""
+
+    correctable: int
+    uncorrectable: int
+    pending: bool
+    failure: bool
+
+    @property
+    def histogram(self) -> dict[str, int]:
+        """Banks by remaining remap availability (Max, High, Partial, Low, None)."""
+        used = min(self.correctable + self.uncorrectable, BANKS)
+        return {"Max": BANKS - used, "High": used, "Partial": 0, "Low": 0, "None": 0}
+
+
+def remap(gpu: GpuProfile) -> Remapper:
     """Row remapper state: counts, pending/failure flags and the bank histogram."""
-    rows = gpu.get("row_remap") or {}
-    correctable = int(rows.get("correctable") or 0)
-    uncorrectable = int(rows.get("uncorrectable") or 0)
-    used = min(correctable + uncorrectable, BANKS)
-    return {
-        "correctable": correctable,
-        "uncorrectable": uncorrectable,
-        "pending": bool(rows.get("pending")),
-        "failure": bool(rows.get("failure")),
-        "histogram": {"Max": BANKS - used, "High": used, "Partial": 0, "Low": 0, "None": 0},
-    }
+    rows = gpu.get("row_remap")
+    if rows is None:
+        return Remapper(0, 0, pending=False, failure=False)
+    return Remapper(rows["correctable"], rows["uncorrectable"], rows["pending"], rows["failure"])
 
 
-def memory(gpu: GPU) -> dict[str, int]:
+def memory(gpu: GpuProfile) -> dict[str, int]:
     """FB memory in MiB: total, reserved, used, free."""
     total = int(gpu.get("memory_total_mib") or 0)
     used = int(gpu.get("memory_used_mib") or 0)
@@ -190,18 +215,18 @@ def memory(gpu: GPU) -> dict[str, int]:
     }
 
 
-def throttle_active(gpu: GPU) -> set[str]:
+def throttle_active(gpu: GpuProfile) -> set[str]:
     """The clock event (throttle) reasons active on `gpu`, by profile name."""
     return {str(reason) for reason in gpu.get("throttle_reasons") or []}
 
 
-def throttle_mask(gpu: GPU) -> int:
+def throttle_mask(gpu: GpuProfile) -> int:
     """clocks_event_reasons.active as a bit mask."""
     active = throttle_active(gpu)
     return sum(bit for name, _, _, _, bit in THROTTLE_REASONS if name in active)
 
 
-def clocks(gpu: GPU) -> dict[str, int]:
+def clocks(gpu: GpuProfile) -> dict[str, int]:
     """Clocks in MHz: current SM/graphics/memory and their maxima."""
     values = gpu.get("clocks") or {}
     sm = int(values.get("sm_mhz") or 0)
@@ -216,7 +241,7 @@ def clocks(gpu: GPU) -> dict[str, int]:
     }
 
 
-def pcie(gpu: GPU) -> dict[str, int]:
+def pcie(gpu: GpuProfile) -> dict[str, int]:
     """PCIe generation and width, current and maximum."""
     link = gpu.get("pcie") or {}
     gen = int(link.get("gen") or 0)
@@ -229,7 +254,7 @@ def pcie(gpu: GPU) -> dict[str, int]:
     }
 
 
-def active_links(gpu: GPU) -> int:
+def active_links(gpu: GpuProfile) -> int:
     """How many of the GPU's NVLinks are up."""
     return sum(1 for link in gpu.get("nvlinks") or [] if link.get("active"))
 
@@ -240,12 +265,12 @@ def link_gbs(speed_mbps: object) -> str:
     return text or "0"
 
 
-def numa_node(gpu: GPU) -> int:
+def numa_node(gpu: GpuProfile) -> int:
     """The NUMA node of a GPU: the upper half of the PCI bus range hangs off the second CPU."""
     return 1 if bus_number(gpu) >= 0x80 else 0
 
 
-def fabric(profile: Profile, gpu: GPU) -> dict[str, str]:
+def fabric(profile: Profile, gpu: GpuProfile) -> dict[str, str]:
     """The Fabric section: registration with the NVLink fabric and, on NVL72 trays, its health.
 
     An NVSwitch system whose fabric manager is not running leaves its GPUs 'In Progress'
@@ -262,11 +287,12 @@ def fabric(profile: Profile, gpu: GPU) -> dict[str, str]:
     }
     if not multi_node:
         return state
-    domain = profile.get("nvlink_domain") or {}
+    domain = profile.get("nvlink_domain")
+    name = domain["name"] if domain else ""
     links = gpu.get("nvlinks") or []
     degraded = registered and any(not link.get("active") for link in links)
-    state["CliqueId"] = str(sum(map(ord, str(domain.get("name", "")))) % 32767)
-    state["ClusterUUID"] = _uuid(str(domain.get("name", "")))
+    state["CliqueId"] = str(sum(map(ord, name)) % 32767)
+    state["ClusterUUID"] = _uuid(name)
     state["Summary"] = "Unhealthy" if degraded else "Healthy"
     state["Bandwidth"] = "Degraded" if degraded else "Full"
     return state

@@ -22,9 +22,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias
 
-from ._base import Env, Profile, driver_version, gpus, log_stamp, now, service_state
+from ._base import Env, driver_version, gpus, log_stamp, now, service_state
 from .imex_ctl import peers
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import Profile
 
 TOPOLOGY = {
     "ampere": ("DGX/HGX A100", "dgxa100_hgxa100", 6),
@@ -158,7 +162,7 @@ def hostengine_lines(profile: Profile, stamp: datetime, tid: int, log_path: str)
     ]
 
 
-Lines = Callable[[Profile, datetime, int, str], list[str]]
+Lines: TypeAlias = "Callable[[Profile, datetime, int, str], list[str]]"
 # command -> (service name in the profile, log file, pid file, startup lines, failure on stderr)
 DAEMONS: dict[str, tuple[str, str, str, Lines, str]] = {
     "nv-fabricmanager": (

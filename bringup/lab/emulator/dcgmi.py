@@ -15,10 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _gpu
-from ._base import Env, Profile, Run, domain_spans_nodes, driver_version, flag_value, gpus, present
+from ._base import Env, Run, domain_spans_nodes, driver_version, flag_value, gpus, present
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
 
 DCGM_VERSION = "4.2.3"
 RULE = "+---------------------------+------------------------------------------------+"
@@ -127,21 +130,21 @@ def run_tests(profile: Profile, level: int, chosen: set[int] | None = None) -> l
     return results
 
 
-def _check(test: str, gpu: dict[str, Any]) -> list[Failure]:
+def _check(test: str, gpu: GpuProfile) -> list[Failure]:
     i = int(gpu["index"])
     found: list[Failure] = []
     if test == "software":
         if not gpu.get("persistence_mode"):
             found.append(Failure("PERSISTENCE_MODE", f"Persistence mode for GPU {i} is disabled."))
         rows = _gpu.remap(gpu)
-        if rows["failure"]:
+        if rows.failure:
             found.append(
                 Failure(
                     "ROW_REMAP_FAILURE",
                     f"GPU {i} had uncorrectable memory errors and row remapping failed.",
                 )
             )
-        elif rows["pending"]:
+        elif rows.pending:
             found.append(
                 Failure(
                     "PENDING_ROW_REMAP", f"GPU {i} had memory errors and row remappings are pending"
@@ -161,7 +164,7 @@ def _check(test: str, gpu: dict[str, Any]) -> list[Failure]:
     return found
 
 
-def _pcie_failures(gpu: dict[str, Any]) -> list[Failure]:
+def _pcie_failures(gpu: GpuProfile) -> list[Failure]:
     i = int(gpu["index"])
     found = [
         Failure("NVLINK_DOWN", f"GPU {i}'s NvLink link {link['link']} is currently down")
@@ -241,7 +244,7 @@ def render_json(profile: Profile, results: list[TestResult]) -> str:
         }
         for g in gpus(profile)
     ]
-    categories: list[dict[str, Any]] = []
+    categories: list[dict[str, object]] = []
     for category in ("Deployment", "Hardware", "Integration", "Stress"):
         tests = [_json_test(r) for r in results if r.category == category]
         if tests:
@@ -254,10 +257,10 @@ def render_json(profile: Profile, results: list[TestResult]) -> str:
     return _styled(document) + "\n"
 
 
-def _json_test(result: TestResult) -> dict[str, Any]:
+def _json_test(result: TestResult) -> dict[str, object]:
     entries = []
     for index, failures in sorted(result.failures.items()):
-        entry: dict[str, Any] = {
+        entry: dict[str, object] = {
             "entity_group": "GPU",
             "entity_group_id": 1,
             "entity_id": index,

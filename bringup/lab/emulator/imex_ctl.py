@@ -12,8 +12,12 @@ a connection error on stderr and exits 1, as a refused TCP connection to the com
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ._base import Env, Profile, Run, driver_version, now, service_state
+from ._base import Env, Run, driver_version, now, service_state
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import Profile
 
 LEGEND = """Connectivity Table Legend:
 I - Invalid - Node wasn't reachable, no connection status available
@@ -32,14 +36,16 @@ CONNECT_ERROR = (
 
 def peers(profile: Profile) -> list[tuple[str, str]]:
     """(address, state) of every node of the IMEX domain, in the nodes_config order."""
-    domain = profile.get("nvlink_domain") or {}
-    down = {str(a) for a in domain.get("unavailable_peers") or []}
+    domain = profile.get("nvlink_domain")
+    if not domain:
+        return []
+    down = set(domain.get("unavailable_peers") or [])
     result = []
     for peer in domain.get("imex_peers") or []:
-        if isinstance(peer, dict):
-            address, state = str(peer.get("address")), str(peer.get("state") or "READY")
+        if isinstance(peer, str):
+            address, state = peer, "READY"
         else:
-            address, state = str(peer), "READY"
+            address, state = peer["address"], peer.get("state") or "READY"
         result.append((address, "UNAVAILABLE" if address in down else state))
     return result
 

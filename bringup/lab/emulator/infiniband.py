@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ._base import Env, Profile, Run, flag_value, nics
+from ._base import Env, Run, flag_value, nics
 
-NIC = dict[str, Any]
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import NicProfile, Profile
+
 PHYS_STATE = {"Sleep": 1, "Polling": 2, "Disabled": 3, "LinkUp": 5, "LinkErrorRecovery": 6}
 PORT_STATE = {"Down": 1, "Initializing": 2, "Init": 2, "Armed": 3, "Active": 4}
 RATE_NAME = {
@@ -57,30 +59,30 @@ DATA = (
 )
 
 
-def _active(nic: NIC) -> bool:
+def _active(nic: NicProfile) -> bool:
     return str(nic.get("state")) == "Active"
 
 
-def _ib(nic: NIC) -> bool:
+def _ib(nic: NicProfile) -> bool:
     return str(nic.get("link_layer")) == "InfiniBand"
 
 
-def _rate(nic: NIC) -> int:
+def _rate(nic: NicProfile) -> int:
     if _active(nic):
         return int(nic.get("rate_gbps") or 0)
     return 10 if _ib(nic) else 40
 
 
-def _lid(nic: NIC) -> int:
+def _lid(nic: NicProfile) -> int:
     return int(nic.get("lid") or 0) if _ib(nic) and _active(nic) else 0
 
 
-def _sm_lid(nic: NIC) -> int:
+def _sm_lid(nic: NicProfile) -> int:
     return int(nic.get("sm_lid") or 0) if _ib(nic) and _active(nic) else 0
 
 
-def _by_device(profile: Profile) -> dict[str, list[NIC]]:
-    devices: dict[str, list[NIC]] = {}
+def _by_device(profile: Profile) -> dict[str, list[NicProfile]]:
+    devices: dict[str, list[NicProfile]] = {}
     for nic in nics(profile):
         devices.setdefault(str(nic["device"]), []).append(nic)
     return devices
@@ -126,7 +128,7 @@ def ibstat(args: Sequence[str], profile: Profile, env: Env) -> Run:
     return Run("\n".join(lines) + "\n")
 
 
-def _ibstat_port(nic: NIC) -> list[str]:
+def _ibstat_port(nic: NicProfile) -> list[str]:
     return [
         f"\tPort {nic['port']}:",
         f"\t\tState: {nic.get('state', 'Down')}",
@@ -141,7 +143,7 @@ def _ibstat_port(nic: NIC) -> list[str]:
     ]
 
 
-def _gid(nic: NIC) -> str:
+def _gid(nic: NicProfile) -> str:
     guid = f"{int(str(nic['port_guid']), 16):016x}"
     return "fe80:0000:0000:0000:" + ":".join(guid[i : i + 4] for i in range(0, 16, 4))
 
@@ -220,7 +222,7 @@ def _board_id(part: str) -> str:
     return BOARD_IDS.get(part) or f"MT_{zlib.crc32(part.encode()) % 10**10:010d}"
 
 
-def _devinfo_port(nic: NIC, verbose: bool) -> list[str]:
+def _devinfo_port(nic: NicProfile, verbose: bool) -> list[str]:
     state = str(nic.get("state", "Down"))
     port_state = {
         "Active": "PORT_ACTIVE",
@@ -294,7 +296,7 @@ def _option_values(args: Sequence[str]) -> set[str]:
     return {args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-C", "--Ca", "-P", "--Port")}
 
 
-def render_perfquery(nic: NIC, extended: bool) -> str:
+def render_perfquery(nic: NicProfile, extended: bool) -> str:
     """The counter dump of one port (perfquery's layout, keys dotted to column 33)."""
     counters = nic.get("counters") or {}
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _gpu
-from ._base import Env, Profile, Run, flag_value, gpus, present
+from ._base import Env, Run, flag_value, gpus, present
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
 
 LATENCY_US = 18.0
 TYPE_SIZE = {
@@ -46,7 +49,7 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).upper()]
 
 
-def peak_busbw(profile: Profile, devices: list[dict[str, Any]]) -> float:
+def peak_busbw(profile: Profile, devices: list[GpuProfile]) -> float:
     """The bus bandwidth (GB/s) the largest messages reach on these GPUs."""
     figure = float((profile.get("performance") or {}).get("nccl_busbw_gbs") or 0.0)
     links = [len(g.get("nvlinks") or []) for g in devices]
@@ -126,7 +129,7 @@ def main(args: Sequence[str], profile: Profile, env: Env) -> Run:
 
 def table(
     profile: Profile,
-    devices: list[dict[str, Any]],
+    devices: list[GpuProfile],
     lo: int,
     hi: int,
     factor: int,

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _gpu
-from ._base import Env, Profile, Run, cuda_version, driver_version, gpus, present
+from ._base import Env, Run, cuda_version, driver_version, gpus, present
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
 
 VERSION = "v0.8"
 NOTE = (
@@ -150,7 +153,7 @@ def _find(ident: str) -> Testcase | None:
     return next((c for c in TESTCASES if c.key == ident), None)
 
 
-def _link_share(gpu: dict[str, Any]) -> float:
+def _link_share(gpu: GpuProfile) -> float:
     links = gpu.get("nvlinks") or []
     return _gpu.active_links(gpu) / len(links) if links else 1.0
 
@@ -160,9 +163,7 @@ def _jitter(i: int, j: int) -> float:
     return 1.0 - 0.001 * ((i * 7 + j * 3) % 5)
 
 
-def matrix(
-    profile: Profile, case: Testcase, devices: list[dict[str, Any]]
-) -> list[list[float | None]]:
+def matrix(profile: Profile, case: Testcase, devices: list[GpuProfile]) -> list[list[float | None]]:
     """The figures of `case`: one row (host) or one row per GPU."""
     perf = profile.get("performance") or {}
     h2d = float(perf.get("nvbandwidth_h2d_gbs") or 55.0) * case.scale
@@ -179,7 +180,7 @@ def matrix(
     return rows
 
 
-def render_case(profile: Profile, case: Testcase, devices: list[dict[str, Any]]) -> str:
+def render_case(profile: Profile, case: Testcase, devices: list[GpuProfile]) -> str:
     """A testcase's description, matrix and SUM line, as nvbandwidth prints them."""
     values = matrix(profile, case, devices)
     lines = [case.description, "  " + "".join(f"{j:>10}" for j in range(len(devices)))]

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import smi_links, smi_query, smi_report, smi_table, smi_xml
 from ._base import (
     Env,
-    Profile,
     Run,
     cuda_version,
     driver_version,
@@ -26,6 +25,9 @@ from ._base import (
     now,
     present,
 )
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
 
 BAD_ARGUMENTS = "Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n"
 NO_DRIVER = (
@@ -88,7 +90,7 @@ def _version(profile: Profile) -> str:
     )
 
 
-def _select(all_gpus: list[dict[str, Any]], selector: str | None) -> list[dict[str, Any]] | None:
+def _select(all_gpus: list[GpuProfile], selector: str | None) -> list[GpuProfile] | None:
     """The GPUs -i names (indices, UUIDs or PCI bus ids, comma separated); None if unknown."""
     if selector is None:
         return all_gpus
@@ -101,7 +103,7 @@ def _select(all_gpus: list[dict[str, Any]], selector: str | None) -> list[dict[s
     return chosen
 
 
-def _names(gpu: dict[str, Any], token: str) -> bool:
+def _names(gpu: GpuProfile, token: str) -> bool:
     bus = str(gpu["pci_bus_id"]).upper()
     return token == str(gpu["index"]) or token == gpu["uuid"] or token.upper() in (bus, bus[4:])
 
@@ -120,13 +122,13 @@ def _without(args: list[str], *names: str) -> list[str]:
     return rest
 
 
-def _lost_lines(selected: list[dict[str, Any]]) -> list[str]:
+def _lost_lines(selected: list[GpuProfile]) -> list[str]:
     return [lost_gpu_line(g) + "\n" for g in selected if not present(g)]
 
 
 def _query_gpu(
     profile: Profile,
-    selected: list[dict[str, Any]],
+    selected: list[GpuProfile],
     query: str,
     fmt: str | None,
     stamp: datetime,

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ._base import Env, Profile, Run, flag_value, nics
+from ._base import Env, Run, flag_value, nics
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import NicProfile, Profile
 
 RULE = "-" * 87
 PORT_STATES = {"Down": "Down", "Init": "Init", "Initializing": "Init", "Armed": "Armed"}
@@ -59,7 +62,7 @@ def _positional(args: Sequence[str]) -> list[str]:
     return rest
 
 
-def bandwidth(profile: Profile, nic: dict[str, Any]) -> float:
+def bandwidth(profile: Profile, nic: NicProfile) -> float:
     """The average write bandwidth (Gb/s) this port sustains."""
     figure = float((profile.get("performance") or {}).get("ib_write_bw_gbps") or 0.0)
     cap = float(nic.get("rate_gbps") or 0) * 0.985
@@ -108,7 +111,7 @@ def main(args: Sequence[str], profile: Profile, env: Env) -> Run:
     return Run("\n".join(lines) + "\n")
 
 
-def banner(nic: dict[str, Any], device: str) -> list[str]:
+def banner(nic: NicProfile, device: str) -> list[str]:
     """The test parameters block."""
     ethernet = nic.get("link_layer") == "Ethernet"
     lines = [
@@ -129,7 +132,7 @@ def banner(nic: dict[str, Any], device: str) -> list[str]:
     return [*lines, *tail]
 
 
-def addresses(profile: Profile, nic: dict[str, Any]) -> list[str]:
+def addresses(profile: Profile, nic: NicProfile) -> list[str]:
     """The local and remote queue pair lines (loopback: both ends are this port)."""
     seed = zlib.crc32(f"{profile.get('node')}/{nic['device']}".encode())
     lid = 0 if nic.get("link_layer") == "Ethernet" else int(nic.get("lid") or 0)

@@ -10,10 +10,13 @@ legend). The header is printed without the terminal underline escapes (as the 8-
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _gpu
-from ._base import Profile, lost_gpu_line, nic_number, present
+from ._base import lost_gpu_line, nic_number, present
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, NicProfile, Profile
 
 LEGEND = """
 Legend:
@@ -29,7 +32,7 @@ Legend:
 CPU_AFFINITY = ("0-51,104-155", "52-103,156-207")  # per NUMA node, of the 8 x H100 capture
 
 
-def nvlink_status(selected: list[dict[str, Any]]) -> str:
+def nvlink_status(selected: list[GpuProfile]) -> str:
     """`nvidia-smi nvlink -s`: every link of every selected GPU, active or not."""
     lines = []
     for gpu in selected:
@@ -43,7 +46,7 @@ def nvlink_status(selected: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _nic_numa(nic: dict[str, Any], gpus: list[dict[str, Any]]) -> int:
+def _nic_numa(nic: NicProfile, gpus: list[GpuProfile]) -> int:
     partner = _partner(nic, gpus)
     if partner is not None:
         return _gpu.numa_node(partner)
@@ -51,19 +54,19 @@ def _nic_numa(nic: dict[str, Any], gpus: list[dict[str, Any]]) -> int:
     return 1 if match and int(match.group(1)) >= 0x80 else 0
 
 
-def _partner(nic: dict[str, Any], gpus: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _partner(nic: NicProfile, gpus: list[GpuProfile]) -> GpuProfile | None:
     """The GPU a compute NIC sits next to on the PCIe switch (rail r <-> GPU r-1)."""
     if nic.get("role") != "compute" or not gpus or not nic.get("rail"):
         return None
     return gpus[(int(nic["rail"]) - 1) % len(gpus)]
 
 
-def _card(nic: dict[str, Any]) -> str:
+def _card(nic: NicProfile) -> str:
     """The PCIe function's card: 'enp170s0f1np1' -> 'enp170s0' (ports of one adapter)."""
     return re.sub(r"f\d+np\d+$", "", str(nic.get("netdev", "")))
 
 
-def topology(profile: Profile, gpus: list[dict[str, Any]]) -> str:
+def topology(profile: Profile, gpus: list[GpuProfile]) -> str:
     """`nvidia-smi topo -m`: the GPU/NIC connection matrix, legend and NIC legend."""
     lost = [lost_gpu_line(gpu) for gpu in gpus if not present(gpu)]
     shown = [gpu for gpu in gpus if present(gpu)]
@@ -89,7 +92,7 @@ def topology(profile: Profile, gpus: list[dict[str, Any]]) -> str:
     return text + ("\nNIC Legend:\n\n" + legend + "\n" if devices else "")
 
 
-def _gpu_gpu(gpu: dict[str, Any], other: dict[str, Any]) -> str:
+def _gpu_gpu(gpu: GpuProfile, other: GpuProfile) -> str:
     if gpu is other:
         return " X "
     links = min(_gpu.active_links(gpu), _gpu.active_links(other))
@@ -98,13 +101,13 @@ def _gpu_gpu(gpu: dict[str, Any], other: dict[str, Any]) -> str:
     return "NODE" if _gpu.numa_node(gpu) == _gpu.numa_node(other) else "SYS"
 
 
-def _gpu_nic(gpu: dict[str, Any], nic: dict[str, Any], gpus: list[dict[str, Any]]) -> str:
+def _gpu_nic(gpu: GpuProfile, nic: NicProfile, gpus: list[GpuProfile]) -> str:
     if _partner(nic, gpus) is gpu:
         return "PIX"
     return "NODE" if _gpu.numa_node(gpu) == _nic_numa(nic, gpus) else "SYS"
 
 
-def _nic_nic(nic: dict[str, Any], other: dict[str, Any], gpus: list[dict[str, Any]]) -> str:
+def _nic_nic(nic: NicProfile, other: NicProfile, gpus: list[GpuProfile]) -> str:
     if nic is other:
         return " X "
     if _card(nic) and _card(nic) == _card(other):

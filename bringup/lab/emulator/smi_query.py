@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from . import _gpu
-from ._base import Profile, bus_number, driver_version
+from ._base import bus_number, driver_version
 
-Getter = Callable[[Profile, dict[str, Any], datetime], object]
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
+
+Getter: TypeAlias = "Callable[[Profile, GpuProfile, datetime], object]"
 NA = "[N/A]"
 
 
@@ -41,13 +44,13 @@ def _reason(name: str) -> Getter:
 
 
 def _ecc(kind: str, scope: str, part: str) -> Getter:
-    def get(p: Profile, g: dict[str, Any], t: datetime) -> object:
+    def get(p: Profile, g: GpuProfile, t: datetime) -> object:
         c = _gpu.ecc(g)
         if part == "total":
             return _gpu.ecc_totals(g)[f"{kind}.{scope}"]
         if part == "sram":
             return c["sram_corrected" if kind == "corrected" else "sram_uncorrected"]
-        return c[f"{scope}_{kind}"]  # dram / device_memory: the DRAM counters
+        return _gpu.dram_ecc(g)[scope][kind]  # dram / device_memory: the DRAM counters
 
     return get
 
@@ -95,10 +98,10 @@ FIELDS: dict[str, Field] = {
     "retired_pages.single_bit_ecc.count": Field("", lambda p, g, t: NA),
     "retired_pages.double_bit.count": Field("", lambda p, g, t: NA),
     "retired_pages.pending": Field("", lambda p, g, t: NA),  # row-remapping GPUs: N/A
-    "remapped_rows.correctable": Field("", lambda p, g, t: _gpu.remap(g)["correctable"]),
-    "remapped_rows.uncorrectable": Field("", lambda p, g, t: _gpu.remap(g)["uncorrectable"]),
-    "remapped_rows.pending": Field("", lambda p, g, t: _gpu.yes_no(_gpu.remap(g)["pending"])),
-    "remapped_rows.failure": Field("", lambda p, g, t: _gpu.yes_no(_gpu.remap(g)["failure"])),
+    "remapped_rows.correctable": Field("", lambda p, g, t: _gpu.remap(g).correctable),
+    "remapped_rows.uncorrectable": Field("", lambda p, g, t: _gpu.remap(g).uncorrectable),
+    "remapped_rows.pending": Field("", lambda p, g, t: _gpu.yes_no(_gpu.remap(g).pending)),
+    "remapped_rows.failure": Field("", lambda p, g, t: _gpu.yes_no(_gpu.remap(g).failure)),
     "temperature.gpu": Field("", _g("temperature_c")),
     "temperature.memory": Field("", lambda p, g, t: int(g.get("temperature_c") or 0) + 8),
     "power.draw": Field("W", lambda p, g, t: f"{float(g.get('power_draw_w') or 0):.2f}"),
@@ -164,7 +167,7 @@ def canonical(name: str) -> str:
 
 def render(
     profile: Profile,
-    selected: list[dict[str, Any]],
+    selected: list[GpuProfile],
     fields: list[str],
     options: set[str],
     stamp: datetime,
@@ -186,7 +189,7 @@ def _header(key: str, units: bool) -> str:
     return f"{key} [{unit}]" if unit and units else key
 
 
-def _value(field: Field, profile: Profile, gpu: dict[str, Any], t: datetime, units: bool) -> str:
+def _value(field: Field, profile: Profile, gpu: GpuProfile, t: datetime, units: bool) -> str:
     value = str(field.get(profile, gpu, t))
     if value in (NA, "N/A") and field.unit:
         return NA

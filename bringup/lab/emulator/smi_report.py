@@ -9,24 +9,19 @@ Fabric section of NVL72 trays adds CliqueId, ClusterUUID and Health at the same 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _gpu
-from ._base import (
-    Profile,
-    bus_number,
-    ctime,
-    cuda_version,
-    driver_version,
-    lost_gpu_line,
-    present,
-)
+from ._base import bus_number, ctime, cuda_version, driver_version, lost_gpu_line, present
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
 
 Row = tuple[int, str, str | None]
 KEY_WIDTH = 42
 
 
-def render(profile: Profile, selected: list[dict[str, Any]], stamp: datetime) -> str:
+def render(profile: Profile, selected: list[GpuProfile], stamp: datetime) -> str:
     """The whole report for the `selected` GPUs (a GPU off the bus prints NVML's error)."""
     lines = ["", "==============NVSMI LOG==============", ""]
     lines.append(_line(0, "Timestamp", ctime(stamp)))
@@ -50,7 +45,7 @@ def _line(indent: int, key: str, value: str | None) -> str:
     return f"{' ' * indent}{key:<{KEY_WIDTH - indent}}: {value}"
 
 
-def gpu_rows(profile: Profile, gpu: dict[str, Any]) -> list[Row]:
+def gpu_rows(profile: Profile, gpu: GpuProfile) -> list[Row]:
     """The rows of one GPU's block, in the order of the real report."""
     return [
         *_identity(profile, gpu),
@@ -69,7 +64,7 @@ def gpu_rows(profile: Profile, gpu: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _identity(profile: Profile, gpu: dict[str, Any]) -> list[Row]:
+def _identity(profile: Profile, gpu: GpuProfile) -> list[Row]:
     b = _gpu.board(gpu)
     bus = bus_number(gpu)
     return [
@@ -121,7 +116,7 @@ def _identity(profile: Profile, gpu: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _pci(gpu: dict[str, Any]) -> list[Row]:
+def _pci(gpu: GpuProfile) -> list[Row]:
     b = _gpu.board(gpu)
     link = _gpu.pcie(gpu)
     bus = bus_number(gpu)
@@ -155,7 +150,7 @@ def _pci(gpu: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _events(gpu: dict[str, Any]) -> list[Row]:
+def _events(gpu: GpuProfile) -> list[Row]:
     active = _gpu.throttle_active(gpu)
     rows: list[Row] = [(4, "Clocks Event Reasons", None)]
     for name, label, indent, _, _ in _gpu.THROTTLE_REASONS:
@@ -163,7 +158,7 @@ def _events(gpu: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _memory(gpu: dict[str, Any]) -> list[Row]:
+def _memory(gpu: GpuProfile) -> list[Row]:
     fb = _gpu.memory(gpu)
     return [
         (4, "FB Memory Usage", None),
@@ -198,7 +193,7 @@ def _memory(gpu: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _ecc(gpu: dict[str, Any]) -> list[Row]:
+def _ecc(gpu: GpuProfile) -> list[Row]:
     c = _gpu.ecc(gpu)
     rows: list[Row] = [
         (4, "ECC Mode", None),
@@ -206,9 +201,10 @@ def _ecc(gpu: dict[str, Any]) -> list[Row]:
         (8, "Pending", "Enabled"),
         (4, "ECC Errors", None),
     ]
+    dram = _gpu.dram_ecc(gpu)
     for scope in ("Volatile", "Aggregate"):
-        dram_c = c["volatile_corrected" if scope == "Volatile" else "aggregate_corrected"]
-        dram_u = c["volatile_uncorrected" if scope == "Volatile" else "aggregate_uncorrected"]
+        dram_c = dram[scope.lower()]["corrected"]
+        dram_u = dram[scope.lower()]["uncorrected"]
         rows += [
             (8, scope, None),
             (12, "SRAM Correctable", str(c["sram_corrected"])),
@@ -225,7 +221,7 @@ def _ecc(gpu: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _remap(gpu: dict[str, Any]) -> list[Row]:
+def _remap(gpu: GpuProfile) -> list[Row]:
     r = _gpu.remap(gpu)
     rows: list[Row] = [
         (4, "Retired Pages", None),
@@ -233,17 +229,17 @@ def _remap(gpu: dict[str, Any]) -> list[Row]:
         (8, "Double Bit ECC", "N/A"),
         (8, "Pending Page Blacklist", "N/A"),
         (4, "Remapped Rows", None),
-        (8, "Correctable Error", str(r["correctable"])),
-        (8, "Uncorrectable Error", str(r["uncorrectable"])),
-        (8, "Pending", _gpu.yes_no(r["pending"])),
-        (8, "Remapping Failure Occurred", _gpu.yes_no(r["failure"])),
+        (8, "Correctable Error", str(r.correctable)),
+        (8, "Uncorrectable Error", str(r.uncorrectable)),
+        (8, "Pending", _gpu.yes_no(r.pending)),
+        (8, "Remapping Failure Occurred", _gpu.yes_no(r.failure)),
         (8, "Bank Remap Availability Histogram", None),
     ]
-    rows += [(12, level, f"{count} bank(s)") for level, count in r["histogram"].items()]
+    rows += [(12, level, f"{count} bank(s)") for level, count in r.histogram.items()]
     return rows
 
 
-def _thermal_power(gpu: dict[str, Any]) -> list[Row]:
+def _thermal_power(gpu: GpuProfile) -> list[Row]:
     draw = float(gpu.get("power_draw_w") or 0.0)
     limit = float(gpu.get("power_limit_w") or 0.0)
     return [
@@ -278,7 +274,7 @@ _POWER_KEYS = (
 )
 
 
-def _clocks(gpu: dict[str, Any]) -> list[Row]:
+def _clocks(gpu: GpuProfile) -> list[Row]:
     k = _gpu.clocks(gpu)
     return [
         (4, "Clocks", None),
@@ -309,7 +305,7 @@ def _clocks(gpu: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _fabric(profile: Profile, gpu: dict[str, Any]) -> list[Row]:
+def _fabric(profile: Profile, gpu: GpuProfile) -> list[Row]:
     state = _gpu.fabric(profile, gpu)
     rows: list[Row] = [(4, "Fabric", None)]
     for key in ("State", "Status", "CliqueId", "ClusterUUID"):

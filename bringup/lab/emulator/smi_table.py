@@ -7,10 +7,13 @@ three 41/24/22-column cells per row); -L: the capabilities section of the 590.48
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _gpu
-from ._base import Profile, ctime, cuda_version, driver_version, lost_gpu_line, present
+from ._base import ctime, cuda_version, driver_version, lost_gpu_line, present
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
 
 RULE = "+-----------------------------------------------------------------------------------------+"
 CELL_RULE = (
@@ -36,7 +39,7 @@ _PROCESSES = (
 _NAME_WIDTH = 29  # longer product names are cut to 26 characters and '...'
 
 
-def render(profile: Profile, selected: list[dict[str, Any]], stamp: datetime) -> str:
+def render(profile: Profile, selected: list[GpuProfile], stamp: datetime) -> str:
     """The summary table of the `selected` GPUs; lost GPUs print NVML's error first."""
     lines = [lost_gpu_line(gpu) for gpu in selected if not present(gpu)]
     lines += [ctime(stamp), RULE, _version_line(profile), *_HEADER]
@@ -55,7 +58,7 @@ def _version_line(profile: Profile) -> str:
     return f"|{left:<35}{middle:<31}{right:<23}|"
 
 
-def gpu_cells(gpu: dict[str, Any]) -> list[str]:
+def gpu_cells(gpu: GpuProfile) -> list[str]:
     """The three lines of one GPU in the table."""
     name = str(gpu["name"])
     if len(name) > _NAME_WIDTH:
@@ -80,7 +83,7 @@ def gpu_cells(gpu: dict[str, Any]) -> list[str]:
     return [top, middle, bottom]
 
 
-def list_gpus(selected: list[dict[str, Any]]) -> str:
+def list_gpus(selected: list[GpuProfile]) -> str:
     """`nvidia-smi -L`: one line per GPU with its UUID."""
     lines = []
     for gpu in selected:

@@ -10,10 +10,13 @@ the fabric cliqueId / clusterUuid / health elements (named as in the CSV fields 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import _gpu
-from ._base import Profile, bus_number, ctime, cuda_version, driver_version, present
+from ._base import bus_number, ctime, cuda_version, driver_version, present
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import GpuProfile, Profile
 
 # xml.sax.saxutils.escape, without its import: it pulls in urllib and http (a third of the
 # tool's start-up, and every emulated nvidia-smi call pays it)
@@ -30,7 +33,7 @@ def escape(value: str) -> str:
 Node = tuple[str, "str | list[Node]"]
 
 
-def render(profile: Profile, selected: list[dict[str, Any]], stamp: datetime) -> str:
+def render(profile: Profile, selected: list[GpuProfile], stamp: datetime) -> str:
     """The XML document for the `selected` GPUs that are on the bus."""
     children: list[Node] = [
         ("timestamp", ctime(stamp)),
@@ -73,7 +76,7 @@ def _pairs(**values: str) -> list[Node]:
     return list(values.items())
 
 
-def gpu_nodes(profile: Profile, gpu: dict[str, Any]) -> list[Node]:
+def gpu_nodes(profile: Profile, gpu: GpuProfile) -> list[Node]:
     """The children of one <gpu> element, in DTD order."""
     b = _gpu.board(gpu)
     return [
@@ -146,7 +149,7 @@ def gpu_nodes(profile: Profile, gpu: dict[str, Any]) -> list[Node]:
     ]
 
 
-def _pci(gpu: dict[str, Any]) -> list[Node]:
+def _pci(gpu: GpuProfile) -> list[Node]:
     b = _gpu.board(gpu)
     link = _gpu.pcie(gpu)
     gen: list[Node] = _pairs(
@@ -175,7 +178,7 @@ def _pci(gpu: dict[str, Any]) -> list[Node]:
     ]
 
 
-def _events(gpu: dict[str, Any]) -> list[Node]:
+def _events(gpu: GpuProfile) -> list[Node]:
     active = _gpu.throttle_active(gpu)
     return [
         (f"clocks_event_reason_{xml}", "Active" if name in active else "Not Active")
@@ -183,21 +186,22 @@ def _events(gpu: dict[str, Any]) -> list[Node]:
     ]
 
 
-def _fb(gpu: dict[str, Any]) -> list[Node]:
+def _fb(gpu: GpuProfile) -> list[Node]:
     fb = _gpu.memory(gpu)
     return [(key, f"{fb[key]} MiB") for key in ("total", "reserved", "used", "free")]
 
 
-def _ecc(gpu: dict[str, Any]) -> list[Node]:
+def _ecc(gpu: GpuProfile) -> list[Node]:
     c = _gpu.ecc(gpu)
+    dram = _gpu.dram_ecc(gpu)
 
     def scope(prefix: str) -> list[Node]:
         return _pairs(
             sram_correctable=str(c["sram_corrected"]),
             sram_uncorrectable_parity="0",
             sram_uncorrectable_secded=str(c["sram_uncorrected"]),
-            dram_correctable=str(c[f"{prefix}_corrected"]),
-            dram_uncorrectable=str(c[f"{prefix}_uncorrected"]),
+            dram_correctable=str(dram[prefix]["corrected"]),
+            dram_uncorrectable=str(dram[prefix]["uncorrected"]),
         )
 
     sources = _pairs(
@@ -224,22 +228,22 @@ def _retired() -> list[Node]:
     ]
 
 
-def _remap(gpu: dict[str, Any]) -> list[Node]:
+def _remap(gpu: GpuProfile) -> list[Node]:
     r = _gpu.remap(gpu)
     histogram: list[Node] = [
         (f"row_remapper_histogram_{level.lower()}", f"{count} bank(s)")
-        for level, count in r["histogram"].items()
+        for level, count in r.histogram.items()
     ]
     return [
-        ("remapped_row_corr", str(r["correctable"])),
-        ("remapped_row_unc", str(r["uncorrectable"])),
-        ("remapped_row_pending", _gpu.yes_no(r["pending"])),
-        ("remapped_row_failure", _gpu.yes_no(r["failure"])),
+        ("remapped_row_corr", str(r.correctable)),
+        ("remapped_row_unc", str(r.uncorrectable)),
+        ("remapped_row_pending", _gpu.yes_no(r.pending)),
+        ("remapped_row_failure", _gpu.yes_no(r.failure)),
         ("row_remapper_histogram", histogram),
     ]
 
 
-def _temperature(gpu: dict[str, Any]) -> list[Node]:
+def _temperature(gpu: GpuProfile) -> list[Node]:
     temp = int(gpu.get("temperature_c") or 0)
     return _pairs(
         gpu_temp=f"{temp} C",
@@ -253,7 +257,7 @@ def _temperature(gpu: dict[str, Any]) -> list[Node]:
     )
 
 
-def _power(gpu: dict[str, Any]) -> list[Node]:
+def _power(gpu: GpuProfile) -> list[Node]:
     limit = f"{float(gpu.get('power_limit_w') or 0):.2f} W"
     return _pairs(
         power_state="P0",
@@ -266,7 +270,7 @@ def _power(gpu: dict[str, Any]) -> list[Node]:
     )
 
 
-def _clocks(gpu: dict[str, Any], current: bool) -> list[Node]:
+def _clocks(gpu: GpuProfile, current: bool) -> list[Node]:
     k = _gpu.clocks(gpu)
     sm = k["sm"] if current else k["max_sm"]
     mem = k["memory"] if current else k["max_memory"]
@@ -278,7 +282,7 @@ def _clocks(gpu: dict[str, Any], current: bool) -> list[Node]:
     )
 
 
-def _fabric(profile: Profile, gpu: dict[str, Any]) -> list[Node]:
+def _fabric(profile: Profile, gpu: GpuProfile) -> list[Node]:
     state = _gpu.fabric(profile, gpu)
     nodes: list[Node] = [("state", state["State"]), ("status", state["Status"])]
     if "CliqueId" in state:

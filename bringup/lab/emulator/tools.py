@@ -6,8 +6,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from importlib import import_module
+from typing import TYPE_CHECKING
 
-from ._base import Env, Profile, ProfileError, Run, Tool, load_profile
+from ._base import Env, ProfileError, Run, Tool, load_profile
+
+if TYPE_CHECKING:  # the profile's shape, for the type checker: no start-up cost
+    from .hardware import Profile
 
 
 def _lazy(module: str, function: str) -> Tool:

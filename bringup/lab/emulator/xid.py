@@ -11,8 +11,7 @@ one (48, 63, 94, 119) and of NVIDIA's Xid catalog otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Required, TypedDict
 
 MESSAGES = {
     13: "Graphics SM Warp Exception on (GPC 0, TPC 0, SM 0): Out Of Range Address",
@@ -37,7 +36,21 @@ MESSAGES = {
 }
 
 
-def _bus(event: Mapping[str, Any]) -> str:
+class XidReport(TypedDict, total=False):
+    """What one kernel-log line says: the Xid, the GPU's bus (short 'pci' or full 'pci_bus_id'),
+    the process, a message (the catalog's by default) and the kernel's uptime stamp."""
+
+    xid: Required[int]
+    gpu: int
+    pci: str
+    pci_bus_id: str
+    pid: int | None
+    name: str | None
+    message: str
+    uptime: float
+
+
+def _bus(event: XidReport) -> str:
     """'0000:18:00' from either the short form or a full '00000000:18:00.0' bus id."""
     if event.get("pci"):
         return str(event["pci"]).lower()
@@ -46,10 +59,9 @@ def _bus(event: Mapping[str, Any]) -> str:
     return f"{domain[-4:]}:{bus}:{rest.split('.')[0]}"
 
 
-def xid_line(event: Mapping[str, Any]) -> str:
-    """The kernel-log line of `event` ({'xid', 'pci' or 'pci_bus_id', optional 'pid', 'name',
-    'message', 'uptime' in seconds since boot})."""
-    number = int(event["xid"])
+def xid_line(event: XidReport) -> str:
+    """The kernel-log line of `event`."""
+    number = event["xid"]
     pid = event.get("pid")
     name = event.get("name")
     message = event.get("message") or MESSAGES.get(number, "Graphics Exception")

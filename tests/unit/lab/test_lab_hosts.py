@@ -16,10 +16,13 @@ import pytest
 
 from bringup.lab.lab import Lab
 from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, lab_layout
+from bringup.lab.state import LabState, NodeStatus
 from bringup.lab.system import alive, links, netns_list
-from bringup.plan import Plan, expected_state, make_plan
+from bringup.plan import Plan, make_plan, node_expectation
 from bringup.spec import load_cluster
+from bringup.workspace import Workspace
 
+from .conftest import shape_errors
 from .conftest import ssh as lab_ssh
 
 pytestmark = pytest.mark.root
@@ -31,7 +34,7 @@ NODES = 4
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("project"), "lab")
+    lab = Lab(Workspace(tmp_path_factory.mktemp("project")), "lab")
     lab.down()
     lab.up(PLAN, NODES)
     yield lab
@@ -46,7 +49,7 @@ def ssh(
 
 
 def _address(plan: Plan, i: int) -> str:
-    return str(expected_state(plan, plan.nodes[i])["management_address"])
+    return str(node_expectation(plan, plan.nodes[i]).management_address)
 
 
 def test_ansible_ping_reaches_every_node_with_host_key_checking(lab: Lab, tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_a_node_with_an_unknown_host_key_is_refused(lab: Lab, tmp_path: Path) ->
 @pytest.mark.parametrize("index", range(NODES))
 def test_hostname_addresses_and_nics_match_the_plan(lab: Lab, index: int) -> None:
     node = PLAN.nodes[index]
-    state = expected_state(PLAN, node)
+    expected = node_expectation(PLAN, node)
     out = ssh(lab, _address(PLAN, index), "hostname; ip -j addr show").stdout
     hostname, _, addresses = out.partition("\n")
     assert hostname == node.name
@@ -93,7 +96,7 @@ def test_hostname_addresses_and_nics_match_the_plan(lab: Lab, index: int) -> Non
         for a in i["addr_info"]
         if a["family"] == "inet" and i["ifname"] != "lo"
     }
-    assert seen == {n["netdev"]: f"{n['address']}/{n['prefix']}" for n in state["nics"]}
+    assert seen == {n.netdev: f"{n.address}/{n.prefix}" for n in expected.nics}
 
 
 def test_host_ends_carry_the_cable_ids(lab: Lab) -> None:
@@ -108,7 +111,7 @@ def test_host_ends_carry_the_cable_ids(lab: Lab) -> None:
 
 
 def test_rail_peers_reach_each_other_over_their_bridge(lab: Lab) -> None:
-    peer = expected_state(PLAN, PLAN.nodes[1])["nics"][0]["address"]
+    peer = node_expectation(PLAN, PLAN.nodes[1]).nics[0].address
     assert ssh(lab, _address(PLAN, 0), f"ping -c 1 -W 2 {peer}").returncode == 0
 
 
@@ -133,6 +136,15 @@ def test_status_shows_nodes_and_faults(lab: Lab) -> None:
     rows = lab.status()
     assert [r["node"] for r in rows] == [n.name for n in PLAN.nodes[:NODES]]
     assert all(r["up"] and r["sshd"] for r in rows)
+    assert [e for row in rows for e in shape_errors(row, NodeStatus)] == []
+
+
+def test_state_on_disk_has_the_declared_shape(lab: Lab) -> None:
+    on_disk = json.loads((lab.dir / "state.json").read_text())
+    assert shape_errors(on_disk, LabState) == []
+    assert lab.state() == on_disk
+    assert [r["name"] for r in on_disk["nodes"]] == [n.name for n in PLAN.nodes[:NODES]]
+    assert lab.node_record(PLAN.nodes[1].name) == on_disk["nodes"][1]
 
 
 def test_unreachable_fault_stops_sshd_and_heal_restarts_it(lab: Lab) -> None:
@@ -148,9 +160,9 @@ def test_cable_cut_really_takes_the_link_down(lab: Lab) -> None:
     from bringup.lab.faults import Options
 
     node = PLAN.nodes[0]
-    nic = expected_state(PLAN, node)["nics"][0]
-    lab.fault(node.name, "cable-cut", Options(device=nic["device"]))
-    carrier = f"cat /sys/class/net/{nic['netdev']}/carrier 2>/dev/null || echo 0"
+    nic = node_expectation(PLAN, node).nics[0]
+    lab.fault(node.name, "cable-cut", Options(device=nic.device))
+    carrier = f"cat /sys/class/net/{nic.netdev}/carrier 2>/dev/null || echo 0"
     assert ssh(lab, _address(PLAN, 0), carrier).stdout.strip() == "0"
     lab.heal(node.name)
     assert ssh(lab, _address(PLAN, 0), carrier).stdout.strip() == "1"

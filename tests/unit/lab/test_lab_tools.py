@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from bringup.catalog import Role
 from bringup.lab.faults import FAULTS, Options
 from bringup.lab.lab import Lab
 from bringup.parsers.infiniband import parse_ibstat
 from bringup.parsers.nvidia_smi import parse_query
 from bringup.parsers.xid import parse_xid_log
-from bringup.plan import expected_state, make_plan
+from bringup.plan import make_plan, node_expectation
 from bringup.spec import load_cluster
+from bringup.workspace import Workspace
 
 from .conftest import ssh as lab_ssh
 
@@ -25,9 +27,10 @@ pytestmark = pytest.mark.root
 STACKS = Path(__file__).resolve().parents[3] / "stacks"
 PLAN = make_plan(load_cluster(STACKS / "Pulumi.lab.yaml"))
 HGX = PLAN.nodes[0]  # hgx-h100
-STATE = expected_state(PLAN, HGX)
-ADDRESS = STATE["management_address"]
-SOFTWARE = STATE["software"]
+EXPECTED = node_expectation(PLAN, HGX)
+ADDRESS = str(EXPECTED.management_address)
+DRIVER = EXPECTED.software.driver if EXPECTED.software else None
+PINNED = [f"{p.name}={p.version}" for p in EXPECTED.packages]
 APT_LAB_ONLY = (
     "-o Dir::Etc::SourceList=/etc/apt/sources.list.d/bringup-lab.list -o Dir::Etc::SourceParts=-"
 )
@@ -35,10 +38,10 @@ APT_LAB_ONLY = (
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("project"), "lab")
+    lab = Lab(Workspace(tmp_path_factory.mktemp("project")), "lab")
     lab.down()
     lab.up(PLAN, 1)
-    packages = " ".join(f"{p['name']}={p['version']}" for p in SOFTWARE["packages"])
+    packages = " ".join(PINNED)
     install = (
         f"export DEBIAN_FRONTEND=noninteractive; apt-get {APT_LAB_ONLY} update -qq && "
         f"apt-get {APT_LAB_ONLY} install -y -qq --no-install-recommends {packages} "
@@ -56,17 +59,19 @@ def _ssh(lab: Lab, command: str, check: bool = True) -> subprocess.CompletedProc
 
 def test_packages_install_under_their_pinned_names_and_versions(lab: Lab) -> None:
     out = _ssh(lab, "dpkg-query -W -f='${Package}=${Version}\\n'").stdout.splitlines()
-    for package in SOFTWARE["packages"]:
-        assert f"{package['name']}={package['version']}" in out
+    assert PINNED
+    for package in PINNED:
+        assert package in out
 
 
 def test_nvidia_smi_reports_the_planned_gpus(lab: Lab) -> None:
     out = _ssh(lab, "nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits")
     rows = [line.split(", ") for line in out.stdout.splitlines()]
-    gpu = STATE["gpu"]
-    assert [r[0] for r in rows] == [str(i) for i in range(gpu["count"])]
-    assert {r[1] for r in rows} == {gpu["model"]}
-    assert {int(r[2]) for r in rows} == {gpu["memory_mib"]}
+    gpu = EXPECTED.gpu
+    assert gpu is not None
+    assert [r[0] for r in rows] == [str(i) for i in range(gpu.count)]
+    assert {r[1] for r in rows} == {gpu.model}
+    assert {int(r[2]) for r in rows} == {gpu.memory_mib}
 
 
 def test_nvidia_smi_q_parses_and_names_each_gpu_by_serial(lab: Lab) -> None:
@@ -74,12 +79,12 @@ def test_nvidia_smi_q_parses_and_names_each_gpu_by_serial(lab: Lab) -> None:
     profile = json.loads(_ssh(lab, "cat /var/lib/bringup-lab/profile.json").stdout)
     assert [g.serial for g in report.gpus] == [g["serial"] for g in profile["gpus"]]
     assert [g.uuid for g in report.gpus] == [g["uuid"] for g in profile["gpus"]]
-    assert report.driver_version == SOFTWARE["driver"]
+    assert report.driver_version == DRIVER
 
 
 def test_ibstat_parses_and_shows_every_planned_rail_active(lab: Lab) -> None:
     report = parse_ibstat(_ssh(lab, "ibstat").stdout)
-    compute = {n["device"]: n["rate_gbps"] for n in STATE["nics"] if n["role"] == "compute"}
+    compute = {n.device: n.rate_gbps for n in EXPECTED.nics if n.role == Role.COMPUTE}
     ports = {ca.name: ca.ports[0] for ca in report.cas}
     for device, rate in compute.items():
         assert ports[device].state == "Active"

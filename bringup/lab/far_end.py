@@ -1,9 +1,10 @@
-"""The far end of a cable, as the fabric sees it: what attribution asks before blaming a cable.
+"""The lab's far-end adapter: whether the switch end of a cable is up, as the lab's wiring shows.
 
-A node sees only its own end. Whether the switch port at the other end is enabled comes from
-the fabric: on InfiniBand the subnet manager or UFM, on Ethernet the switch. In the lab the
-switch port is the host end of the node's veth, whose alias names the cable: an administratively
-down host end is a port with no light, which is what a cut cable looks like from the switch.
+A node sees only its own end of a cable. On a real fabric the switch's end comes from the
+subnet manager, UFM or the switch; in the lab the switch port is the host end of the node's
+veth, whose alias names the cable. An administratively down host end is a port with no light,
+which is what a cut cable looks like from the switch. Registered as ``lab`` in
+bringup.access.FAR_ENDS.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from bringup.admit.verdict import FarEnd
+from bringup.access import FarEnd
 from bringup.lab.layout import VETH_PREFIX
 
 
