@@ -5,15 +5,24 @@ PostgreSQL (psycopg 3) for a `postgresql://` URL, from `BACKENDS`. Both run the 
 written with `?` placeholders that the PostgreSQL backend turns into `%s`; what else differs
 between the dialects is an attribute of the backend. Every statement runs in a `Transaction`.
 
+Reads never wait for a writer: SQLite in WAL mode lets readers see the last commit while another
+process holds the write lock, and PostgreSQL reads in read-only transactions. Writers queue for
+at most `_BUSY_TIMEOUT_S`, then give up with a LedgerError. Any error of a driver (a damaged
+file, a lock held too long, a lost connection) comes out as one LedgerError line that names the
+ledger and what is wrong; a password never appears in one (`redact_url`).
+
 The schema is `MIGRATIONS`, applied in order on open, all pending ones in one transaction, and
 recorded in `schema_migrations` (version, applied_at); a database whose version is newer than
-the last migration here is refused. A released migration is never edited: a change to the
-schema is a new migration at the end, with the next version. Times are stored as fixed-width
-ISO-8601 UTC text, so they sort the same way in both databases.
+the last migration here is refused. Opening a ledger whose schema is current takes no write
+lock. A released migration is never edited: a change to the schema is a new migration at the
+end, with the next version. Times are stored as fixed-width ISO-8601 UTC text, so they sort the
+same way in both databases.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -22,17 +31,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import psycopg
 
+from bringup.errors import BringupError
+
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
-_BUSY_TIMEOUT_S = 30
+_BUSY_TIMEOUT_S = 30  # how long a writer waits for another one's lock before it gives up
 _MIGRATION_LOCK = 0x6272696E67  # PostgreSQL advisory lock key: any constant all bringups share
+_RUNS_LOCK = 0x62727570  # the class of PostgreSQL's per-stack advisory locks on runs
 
 
-class LedgerError(Exception):
-    """A refused ledger operation: a move the lifecycle forbids, an unknown run, a newer schema."""
+class LedgerError(BringupError):
+    """A refused ledger operation: a move the lifecycle forbids, an unknown run, a newer schema,
+    a ledger that cannot be used (damaged, read-only, locked too long, unreachable)."""
+
+
+class LedgerConflict(LedgerError):
+    """A write a constraint refused: another writer recorded the same thing first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +124,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX state_changes_by_node ON state_changes (stack, node, id)",
         ),
     ),
+    Migration(
+        2,
+        "the process that owns each run; repair marks by node",
+        (
+            # who runs it: host name, pid and the process's start (see ledger.Owner); NULL for
+            # runs recorded before owners were, which count as abandoned
+            "ALTER TABLE runs ADD COLUMN owner_host TEXT",
+            "ALTER TABLE runs ADD COLUMN owner_pid BIGINT",
+            "ALTER TABLE runs ADD COLUMN owner_start TEXT",
+            "CREATE INDEX state_changes_by_state ON state_changes (stack, state, node, id)",
+        ),
+    ),
 )
 
 
@@ -115,35 +144,65 @@ def timestamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).astimezone(UTC).strftime(TIME_FORMAT)
 
 
-def redact_url(url: str) -> str:
-    """`url` with its password, in the user part or the query, replaced by `***`.
+# Where a password can be written. Each pattern's `secret` group is the password as written; the
+# text before it stays. A URL's user part ends at its last "@", whatever libpq or urllib would
+# make of an unescaped "@" or "/" in it, so a malformed URL is masked too much, never too little.
+_SECRET_FORMS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
+    # postgresql://user:secret@host/db
+    (re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:@/]*:(?P<secret>\S*)(?=@)"), unquote),
+    # postgresql://host/db?password=secret&sslpassword=secret
+    (re.compile(r"[?&](?:ssl)?password=(?P<secret>[^&#\s]*)", re.IGNORECASE), unquote),
+    # libpq conninfo: password=secret, password = 'a \' b', sslpassword=a\ b
+    (
+        re.compile(
+            r"(?<![\w.?&%-])(?:ssl)?password\s*=\s*"
+            r"(?P<secret>'(?:[^'\\]|\\.)*'?|(?:[^\s'\\]|\\.)+)",
+            re.IGNORECASE | re.DOTALL,
+        ),
+        lambda value: re.sub(r"\\(.)", r"\1", value.strip("'"), flags=re.DOTALL),
+    ),
+)
+_MASK = "***"
+
+
+def redact_url(text: str, url: str | None = None) -> str:
+    """`text` (a ledger URL, a libpq conninfo string, a message quoting one) without passwords.
+
+    Masked: the password of `scheme://user:password@host`, every `password` and `sslpassword`
+    query parameter or conninfo keyword (quoted or not), and each of those passwords, as
+    written or decoded, wherever else it stands as a word of `text`; with `url`, the passwords
+    of `url` too, for a driver's message that quotes them.
 
     >>> redact_url("postgresql://bringup:s3cret@db.example/ledger")
     'postgresql://bringup:***@db.example/ledger'
+    >>> redact_url("host=db password='a b' dbname=ledger")
+    'host=db password=*** dbname=ledger'
+    >>> redact_url("could not connect: s3cret", "postgresql://u@db/x?sslpassword=s3cret")
+    'could not connect: ***'
     """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        userinfo, _, hostport = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
-    query = "&".join(
-        "password=***" if item.partition("=")[0] == "password" else item
-        for item in parts.query.split("&")
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def _scrub(text: str, url: str) -> str:
-    """`text` with every password of `url` in it, raw or percent-decoded, masked."""
-    parts = urlsplit(url)
-    found = {parts.password or ""}
-    found |= {
-        v for k, _, v in (i.partition("=") for i in parts.query.split("&")) if k == "password"
-    }
-    for secret in sorted(found | {unquote(s) for s in found}, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
+    secrets = _secrets(text) | (_secrets(url) if url is not None else set())
+    for pattern, _ in _SECRET_FORMS:
+        text = pattern.sub(_masked, text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        # whole words only, so that a short password does not eat into "postgresql"
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", _MASK, text)
     return text
+
+
+def _masked(match: re.Match[str]) -> str:
+    start, end = match.span("secret")
+    whole = match.group(0)
+    offset = match.start()
+    return whole[: start - offset] + _MASK + whole[end - offset :]
+
+
+def _secrets(text: str) -> set[str]:
+    """Every password written in `text`, as written and as decoded; no empty one."""
+    found: set[str] = set()
+    for pattern, decode in _SECRET_FORMS:
+        for match in pattern.finditer(text):
+            found |= {match["secret"], decode(match["secret"])}
+    return {secret for secret in found if secret and secret != _MASK}
 
 
 class _Cursor(Protocol):
@@ -185,16 +244,38 @@ class Database(ABC):
     location: str
     serial: str
     for_update: str
+    table_exists: str  # SQL: 1 when the table named by its one parameter exists, else 0
     errors: tuple[type[Exception], ...]
-    integrity_errors: tuple[type[Exception], ...]
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+        """A transaction, committed when the block ends and rolled back if it raises.
+
+        A read (`write=False`) takes no write lock and never waits for a writer. A driver's
+        error, from the block or the commit, comes out as a LedgerError that says what is wrong.
+        """
+        try:
+            with self._transaction(write=write) as tx:
+                yield tx
+        except self.errors as exc:
+            raise self.refusal(exc) from None
 
     @abstractmethod
-    def transaction(self, *, write: bool) -> AbstractContextManager[Transaction]:
-        """A transaction, committed when the block ends and rolled back if it raises."""
+    def _transaction(self, *, write: bool) -> AbstractContextManager[Transaction]:
+        """The driver's transaction, its errors left as they are."""
+
+    @abstractmethod
+    def refusal(self, exc: Exception) -> LedgerError:
+        """The driver's error `exc` as one line that names the ledger and what is wrong."""
 
     @abstractmethod
     def lock_migrations(self, tx: Transaction) -> None:
         """Keep every other process out of the schema until `tx` ends."""
+
+    @abstractmethod
+    def lock_runs(self, tx: Transaction, stack: str) -> None:
+        """Keep every other process from starting or taking over a run of `stack` until `tx`
+        ends."""
 
     @abstractmethod
     def close(self) -> None:
@@ -206,25 +287,41 @@ class SQLite(Database):
 
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
     for_update = ""
+    table_exists = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
     errors = (sqlite3.Error,)
-    integrity_errors = (sqlite3.IntegrityError,)
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.location = str(path)
+        self._path = path
+        problem = _unusable(path) or _truncated(path)
+        if problem:
+            raise LedgerError(f"ledger {path}: {problem}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(
+                f"ledger {path}: cannot create its folder {path.parent}: {exc.strerror}"
+            ) from None
         self._conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        (mode,) = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if mode != "wal":
+        try:
+            (mode,) = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode != "wal":
+                raise LedgerError(f"ledger {path}: journal mode is {mode}, expected wal")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
+        except sqlite3.Error as exc:
             self._conn.close()
-            raise LedgerError(f"ledger {path}: journal mode is {mode}, expected wal")
-        self._conn.execute("PRAGMA synchronous = FULL")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
+            raise self.refusal(exc) from None
+        except BaseException:
+            self._conn.close()
+            raise
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+    def _transaction(self, *, write: bool) -> Iterator[Transaction]:
         # IMMEDIATE takes the write lock up front, so a writer never fails halfway through
-        # with "database is locked" when it would have had to upgrade a read lock.
+        # with "database is locked" when it would have had to upgrade a read lock. A read's
+        # plain BEGIN reads the last commit from the WAL, whoever holds the write lock.
         cursor = self._conn.cursor()
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
@@ -235,11 +332,83 @@ class SQLite(Database):
                 cursor.execute("ROLLBACK")
             raise
 
+    def refusal(self, exc: Exception) -> LedgerError:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+        if isinstance(exc, sqlite3.IntegrityError):
+            return LedgerConflict(f"ledger {self.location}: {exc}")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            what = (
+                f"locked: another process has held its write lock for over {_BUSY_TIMEOUT_S} s; "
+                "try again when it is done"
+            )
+        elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+            what = _unusable(self._path) or "cannot be opened for writing"
+        else:
+            what = _SQLITE_TROUBLES.get(code, "unusable")
+        return LedgerError(f"ledger {self.location}: {what} (SQLite: {exc})")
+
     def lock_migrations(self, tx: Transaction) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already excludes every other writer."""
+
+    def lock_runs(self, tx: Transaction, stack: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already excludes every other writer."""
 
     def close(self) -> None:
         self._conn.close()
+
+
+_SQLITE_TROUBLES = {
+    sqlite3.SQLITE_NOTADB: "not a SQLite database; move it aside or restore the ledger",
+    sqlite3.SQLITE_CORRUPT: "damaged (truncated or corrupt); restore it from a backup",
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_IOERR: "the disk failed to read or write it",
+}
+
+
+def _unusable(path: Path) -> str | None:
+    """Why a SQLite ledger cannot be kept at `path`, as far as the file system tells; or None."""
+    if path.is_dir():
+        return "is a folder, expected a SQLite file"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return (
+            f"the file is read-only (mode {path.stat().st_mode & 0o777:04o}): bringup writes to it"
+        )
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        return f"{folder} is not a folder"
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"the folder {folder} is read-only: SQLite keeps its write-ahead log "
+            f"({path.name}-wal, {path.name}-shm) beside the ledger"
+        )
+    return None
+
+
+def _truncated(path: Path) -> str | None:
+    """Whether the file is shorter than its header says, as a problem to report; or None.
+
+    SQLite reads the missing pages as zeros, so a file cut short at a page boundary would
+    otherwise be read as a ledger with rows missing or garbled. Pages committed to the
+    write-ahead log and not yet copied into the file are not missing: with a log, no verdict.
+    """
+    wal = path.with_name(f"{path.name}-wal")
+    try:
+        if wal.exists() and wal.stat().st_size > 0:
+            return None
+        with path.open("rb") as file:
+            header = file.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return None  # no file yet, or one SQLite will say more about
+    if not header.startswith(b"SQLite format 3\0") or header[24:28] != header[92:96]:
+        return None  # not SQLite's, or a header whose size field is not to be trusted
+    page_size = int.from_bytes(header[16:18], "big")
+    expected = (65536 if page_size == 1 else page_size) * int.from_bytes(header[28:32], "big")
+    if size >= expected or (wal.exists() and wal.stat().st_size > 0):
+        return None
+    return (
+        f"damaged: truncated to {size} bytes, its header says {expected}; restore it from a backup"
+    )
 
 
 class Postgres(Database):
@@ -247,30 +416,66 @@ class Postgres(Database):
 
     serial = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
     for_update = " FOR UPDATE"
+    table_exists = (
+        "SELECT COUNT(*) FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name = ?"
+    )
     errors = (psycopg.Error,)
-    integrity_errors = (psycopg.IntegrityError,)
 
     def __init__(self, url: str) -> None:
         self.location = redact_url(url)
+        self._url = url
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            message = _scrub(str(exc).strip(), url)
+            message = _one_line(redact_url(str(exc), url))
             raise LedgerError(f"cannot open ledger {self.location}: {message}") from None
+        try:
+            # a writer waits this long for a row or advisory lock, then gives up
+            self._conn.execute(
+                "SELECT set_config('lock_timeout', %s, false)", (f"{_BUSY_TIMEOUT_S}s",)
+            )
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise self.refusal(exc) from None
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+    def _transaction(self, *, write: bool) -> Iterator[Transaction]:
         with self._conn.transaction(), self._conn.cursor() as cursor:
+            if not write:
+                cursor.execute("SET TRANSACTION READ ONLY")
             yield Transaction(cursor, "%s")
+
+    def refusal(self, exc: Exception) -> LedgerError:
+        message = _one_line(redact_url(str(exc), self._url))
+        if isinstance(exc, psycopg.IntegrityError):
+            return LedgerConflict(f"ledger {self.location}: {message}")
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            message = (
+                f"another process has held a lock it needs for over {_BUSY_TIMEOUT_S} s; "
+                f"try again when it is done ({message})"
+            )
+        elif self._conn.broken:
+            message = f"the connection was lost: {message}"
+        return LedgerError(f"ledger {self.location}: {message}")
 
     def lock_migrations(self, tx: Transaction) -> None:
         tx.rows("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+    def lock_runs(self, tx: Transaction, stack: str) -> None:
+        tx.rows("SELECT pg_advisory_xact_lock(?, hashtext(?))", (_RUNS_LOCK, stack))
 
     def close(self) -> None:
         self._conn.close()
 
 
+def _one_line(message: str) -> str:
+    """A driver's message of several lines (libpq adds hints) as one."""
+    return re.sub(r"\s*\n\s*", "; ", message.strip())
+
+
 BACKENDS: dict[str, Callable[[str], Database]] = {"postgresql": Postgres, "postgres": Postgres}
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def open_database(url: str | None, path: Path | None) -> Database:
@@ -280,13 +485,14 @@ def open_database(url: str | None, path: Path | None) -> Database:
             raise LedgerError("the ledger needs a postgresql:// URL or a SQLite path")
         db: Database = SQLite(path)
     else:
-        scheme = urlsplit(url).scheme
-        if scheme not in BACKENDS:
+        scheme = _SCHEME.match(url)
+        if scheme is None or scheme[1] not in BACKENDS:
+            seen = f"scheme {scheme[1]!r} is not supported" if scheme else "not a URL"
             raise LedgerError(
-                f"ledger URL {redact_url(url)}: scheme {scheme!r} is not supported, "
-                f"expected one of {', '.join(sorted(BACKENDS))}"
+                f"ledger URL {redact_url(url)}: {seen}, expected one starting with "
+                f"{' or '.join(f'{s}://' for s in sorted(BACKENDS))}"
             )
-        db = BACKENDS[scheme](url)
+        db = BACKENDS[scheme[1]](url)
     try:
         migrate(db)
     except BaseException:
@@ -296,31 +502,50 @@ def open_database(url: str | None, path: Path | None) -> Database:
 
 
 def migrate(db: Database) -> None:
-    """Apply the pending MIGRATIONS in one transaction, or refuse a schema newer than them."""
-    known = MIGRATIONS[-1].version
+    """Apply the pending MIGRATIONS in one transaction, or refuse a schema newer than them.
+
+    A schema already current is seen in a read, so opening the ledger never waits for a writer.
+    """
+    with db.transaction(write=False) as tx:
+        current = _schema_version(db, tx)
+    if current == MIGRATIONS[-1].version:
+        return
+    _refuse_newer(db, current)
     with db.transaction(write=True) as tx:
         db.lock_migrations(tx)
         tx.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        current = tx.value("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        if current > known:
-            raise LedgerError(
-                f"ledger {db.location}: schema version {current} is newer than this bringup "
-                f"knows ({known}); open it with the bringup that wrote it, or a newer one"
-            )
+        current = _schema_version(db, tx)  # another process may have migrated meanwhile
+        _refuse_newer(db, current)
         for migration in MIGRATIONS:
             if migration.version > current:
                 try:
                     for statement in migration.statements:
                         tx.execute(statement.format(serial=db.serial))
                 except db.errors as exc:
+                    said = _one_line(redact_url(str(exc)))
                     raise LedgerError(
                         f"ledger {db.location}: migration {migration.version} "
-                        f"({migration.name}) failed, nothing applied: {exc}"
-                    ) from exc
+                        f"({migration.name}) failed, nothing applied: {said}"
+                    ) from None
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (migration.version, timestamp()),
                 )
+
+
+def _schema_version(db: Database, tx: Transaction) -> int:
+    if not tx.value(db.table_exists, ("schema_migrations",)):
+        return 0
+    return int(tx.value("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+
+
+def _refuse_newer(db: Database, current: int) -> None:
+    known = MIGRATIONS[-1].version
+    if current > known:
+        raise LedgerError(
+            f"ledger {db.location}: schema version {current} is newer than this bringup "
+            f"knows ({known}); open it with the bringup that wrote it, or a newer one"
+        )

@@ -11,14 +11,21 @@ recording it again is a no-op, which is what lets an interrupted run resume by a
 
 `nodes` holds each node's current state and latest verdict; `state_changes` is its history.
 Moves between states follow the node lifecycle (`_NEXT`); recording the state a node is already
-in changes nothing. Times are timezone-aware UTC.
+in changes nothing, except a repair: every `mark_repaired` is a row of the history with its note.
+Times are timezone-aware UTC.
+
+A run records its `Owner`, the process that judges it, so that runs of one stack over other
+nodes proceed side by side and a run whose process died can be told from one still going
+(`unfinished_runs`, `claim_run`, `abandon_run`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import secrets
+import socket
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,13 +34,14 @@ from typing import Any, Self
 
 from bringup.admit.database import (
     Database,
+    LedgerConflict,
     LedgerError,
     Transaction,
     open_database,
     redact_url,
     timestamp,
 )
-from bringup.admit.findings import Finding
+from bringup.validation.report import Finding
 
 __all__ = [
     "STATES",
@@ -41,6 +49,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "NodeStatus",
+    "Owner",
     "Run",
     "Verdict",
     "redact_url",
@@ -75,6 +84,80 @@ _NEXT: dict[str | None, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The process that judges a run: its host, its pid, and when that process started.
+
+    The start tells the owner from a later process that got the same pid.
+
+    >>> Owner.current().pid == os.getpid()
+    True
+    """
+
+    host: str
+    pid: int
+    started: str
+    """`<boot id>/<pid namespace>/<start in clock ticks since boot>` on Linux, else empty."""
+
+    @classmethod
+    def current(cls) -> Owner:
+        """This process."""
+        machine, ticks = _machine(), _process_start(os.getpid())
+        started = f"{machine}/{ticks}" if machine and ticks else ""
+        return cls(socket.gethostname(), os.getpid(), started)
+
+    def is_gone(self) -> bool:
+        """Whether the process has ended, as far as this machine can tell.
+
+        False while it runs, and for a process this machine cannot look at: on another host,
+        or in another pid namespace (another container) of this one.
+        """
+        if self.host != socket.gethostname():
+            return False
+        parts, machine = self.started.split("/"), _machine()
+        if len(parts) != 3 or machine is None:  # no /proc here or there: the pid alone
+            return not _pid_exists(self.pid)
+        boot, namespace, ticks = parts
+        here_boot, here_namespace = machine.split("/")
+        if boot != here_boot:
+            return True  # this host has restarted since
+        if namespace != here_namespace:
+            return False
+        return _process_start(self.pid) != ticks
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+def _machine() -> str | None:
+    """`<boot id>/<pid namespace>` of this process, or None without /proc."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return None
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started, in clock ticks since boot; None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the name before ")" may hold spaces
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
 class Run:
     """One admission run of a stack: which hosts, with which settings, and how it ended."""
 
@@ -85,6 +168,8 @@ class Run:
     started_at: datetime
     finished_at: datetime | None
     status: str
+    owner: Owner | None = None
+    """The process that judges it; None for a run recorded before runs had owners."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +206,13 @@ _STATUS_SQL = (
     "LEFT JOIN findings f ON f.verdict_id = n.verdict_id WHERE n.stack = ? {where} "
     "ORDER BY n.node, f.position"
 )
-_RUN_COLUMNS = "id, stack, hosts, settings, started_at, finished_at, status"
+_RUN_COLUMNS = (
+    "id, stack, hosts, settings, started_at, finished_at, status, "
+    "owner_host, owner_pid, owner_start"
+)
+_OWNED_BY = (
+    "COALESCE(owner_host, '') = ? AND COALESCE(owner_pid, -1) = ? AND COALESCE(owner_start, '') = ?"
+)
 
 
 def _findings(columns: Iterable[tuple[Any, ...]]) -> tuple[Finding, ...]:
@@ -147,10 +238,21 @@ def _finding_row(verdict_id: int, position: int, f: Finding) -> tuple[Any, ...]:
 
 
 def _run(row: tuple[Any, ...]) -> Run:
-    run_id, stack, hosts, settings, started_at, finished_at, status = row
+    run_id, stack, hosts, settings, started_at, finished_at, status, *owner = row
     finished = _time(finished_at) if finished_at else None
     hosts_, settings_ = tuple(json.loads(hosts)), json.loads(settings)
-    return Run(run_id, stack, hosts_, settings_, _time(started_at), finished, status)
+    owner_ = Owner(owner[0], int(owner[1]), owner[2]) if owner[0] is not None else None
+    return Run(run_id, stack, hosts_, settings_, _time(started_at), finished, status, owner_)
+
+
+def _owned_by(owner: Owner | None) -> tuple[str, int, str]:
+    """The parameters of `_OWNED_BY`: an owner, or the absence of one."""
+    return (owner.host, owner.pid, owner.started) if owner else ("", -1, "")
+
+
+def _mark(change_id: int, changed_at: str) -> str:
+    """A repair mark's id: its time, then its row, which alone is unique."""
+    return f"{changed_at} #{change_id}"
 
 
 class Ledger:
@@ -179,25 +281,82 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start_run(self, stack: str, hosts: Sequence[str], settings: Mapping[str, Any]) -> Run:
-        """Record the start of an admission run of `hosts`."""
+    def start_run(
+        self,
+        stack: str,
+        hosts: Sequence[str],
+        settings: Mapping[str, Any],
+        *,
+        owner: Owner | None = None,
+        exclusive: bool = False,
+    ) -> Run:
+        """Record the start of an admission run of `hosts`, judged by `owner` (default: this
+        process).
+
+        `exclusive` refuses, with a LedgerError, to start while an unfinished run of the stack
+        shares a host with this one, checked in the same transaction as the start.
+        """
+        owner = owner or Owner.current()
         started = datetime.now(UTC)
         run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         encoded = json.dumps(dict(settings), sort_keys=True)
+        run = Run(run_id, stack, tuple(hosts), json.loads(encoded), started, None, "running", owner)
         row = (run_id, stack, json.dumps(list(hosts)), encoded, timestamp(started), None, "running")
         with self._db.transaction(write=True) as tx:
-            tx.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-        return Run(run_id, stack, tuple(hosts), json.loads(encoded), started, None, "running")
+            if exclusive:
+                self._refuse_beside(tx, run)
+            tx.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, *_owned_by(owner)),
+            )
+        return run
 
     def unfinished_run(self, stack: str) -> Run | None:
-        """The latest run of `stack` still marked running: the one to resume, if any."""
+        """The latest run of `stack` still marked running, if any."""
+        runs = self.unfinished_runs(stack)
+        return runs[-1] if runs else None
+
+    def unfinished_runs(self, stack: str) -> list[Run]:
+        """Every run of `stack` still marked running, with its hosts and owner, oldest first."""
         with self._db.transaction(write=False) as tx:
+            return self._unfinished(tx, stack)
+
+    def claim_run(
+        self, run_id: str, previous: Owner | None, owner: Owner | None = None
+    ) -> Run | None:
+        """Hand an unfinished run over from `previous`, its owner, to `owner` (default: this
+        process), to resume it.
+
+        Returns the run as now recorded, or None, changing nothing, when it is no longer
+        unfinished under `previous`: another process took it over or closed it first. Refuses,
+        with a LedgerError, while another unfinished run of the stack shares a host with it.
+        """
+        owner = owner or Owner.current()
+        with self._db.transaction(write=True) as tx:
+            row = tx.row(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+            if row is None:
+                raise LedgerError(f"run {run_id}: no such run in ledger {self._db.location}")
+            self._refuse_beside(tx, _run(row))
             row = tx.row(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE stack = ? AND status = 'running' "
-                "ORDER BY started_at DESC, id DESC LIMIT 1",
-                (stack,),
+                "UPDATE runs SET owner_host = ?, owner_pid = ?, owner_start = ? "
+                f"WHERE id = ? AND status = 'running' AND {_OWNED_BY} RETURNING {_RUN_COLUMNS}",
+                (*_owned_by(owner), run_id, *_owned_by(previous)),
             )
         return _run(row) if row else None
+
+    def abandon_run(self, run_id: str, owner: Owner | None) -> bool:
+        """Mark failed an unfinished run whose owner, `owner`, is gone.
+
+        Returns False, changing nothing, when the run is no longer unfinished under `owner`:
+        another process took it over or closed it first.
+        """
+        with self._db.transaction(write=True) as tx:
+            row = tx.row(
+                "UPDATE runs SET status = 'failed', finished_at = ? "
+                f"WHERE id = ? AND status = 'running' AND {_OWNED_BY} RETURNING id",
+                (timestamp(), run_id, *_owned_by(owner)),
+            )
+        return row is not None
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
         """Mark a run finished or failed; marking it again with the same status is a no-op."""
@@ -256,7 +415,7 @@ class Ledger:
                         rows,
                     )
                 self._move(tx, stack, node, verdict, run_id, reason, verdict_id)
-        except self._db.integrity_errors:
+        except LedgerConflict:  # another process recorded it between our check and insert
             with self._db.transaction(write=False) as tx:
                 if self._has_verdict(tx, run_id, node):
                     return False
@@ -302,11 +461,36 @@ class Ledger:
             )
         return [(_time(at), state, run_id, reason) for at, state, run_id, reason in rows]
 
-    def mark_repaired(self, stack: str, node: str, note: str) -> None:
-        """Record that an operator repaired a quarantined or unreachable node, and how."""
+    def mark_repaired(self, stack: str, node: str, note: str) -> str:
+        """Record that an operator repaired a quarantined or unreachable node, and how; return
+        the mark's id (as `latest_repairs` gives it).
+
+        Every mark is a row of the node's history with its note: marking a node already
+        repaired, not judged since, adds one, so marks made at the same time are all kept.
+        """
         if not note.strip():
             raise LedgerError(f"{stack}/{node}: a repair needs a note saying what was done")
-        self.record_state(stack, node, "repaired", reason=note)
+        with self._db.transaction(write=True) as tx:
+            mark = self._move(tx, stack, node, "repaired", None, note, None)
+            if mark is None:  # repaired already, not judged since: one more mark
+                mark = self._insert_change(tx, stack, node, "repaired", None, note)
+                sql = "UPDATE nodes SET reason = ? WHERE stack = ? AND node = ?"
+                tx.execute(sql, (note, stack, node))
+        return _mark(*mark)
+
+    def latest_repairs(self, stack: str) -> dict[str, str]:
+        """The id of each node's latest repair mark, by node, for the nodes ever marked.
+
+        An id changes with a new mark and only then, not when the node is judged afterwards.
+        """
+        with self._db.transaction(write=False) as tx:
+            rows = tx.rows(
+                "SELECT node, id, changed_at FROM state_changes WHERE id IN ("
+                "SELECT MAX(id) FROM state_changes WHERE stack = ? AND state = 'repaired' "
+                "GROUP BY node)",
+                (stack,),
+            )
+        return {node: _mark(change_id, at) for node, change_id, at in sorted(rows)}
 
     def _statuses(self, stack: str, where: str, *params: str) -> list[NodeStatus]:
         with self._db.transaction(write=False) as tx:
@@ -316,6 +500,33 @@ class Ledger:
             for (node, state, since, run_id, reason), found in _with_findings(rows, 5)
         ]
         return sorted(statuses, key=lambda s: s.node)
+
+    def _refuse_beside(self, tx: Transaction, run: Run) -> None:
+        """Raise LedgerError if another unfinished run of `run`'s stack shares a host with it;
+        no other process can start or take over a run of the stack until `tx` ends."""
+        self._db.lock_runs(tx, run.stack)
+        for other in self._unfinished(tx, run.stack):
+            shared = sorted(set(other.hosts) & set(run.hosts))
+            if other.id != run.id and shared:
+                raise LedgerError(
+                    f"{run.stack}: run {other.id} ({other.owner or 'no recorded owner'}) is "
+                    f"unfinished and judges {', '.join(shared)} too: no other run of those "
+                    "nodes may go on beside it"
+                )
+
+    def _unfinished(self, tx: Transaction, stack: str) -> list[Run]:
+        rows = tx.rows(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE stack = ? AND status = 'running' "
+            "ORDER BY started_at, id",
+            (stack,),
+        )
+        return [_run(row) for row in rows]
+
+    def _state(self, tx: Transaction, stack: str, node: str) -> str | None:
+        """A node's state, its row locked until `tx` ends; None if the ledger never saw it."""
+        sql = f"SELECT state FROM nodes WHERE stack = ? AND node = ?{self._db.for_update}"
+        row = tx.row(sql, (stack, node))
+        return str(row[0]) if row else None
 
     def _has_verdict(self, tx: Transaction, run_id: str, node: str) -> bool:
         sql = "SELECT 1 FROM verdicts WHERE run_id = ? AND node = ?"
@@ -336,34 +547,44 @@ class Ledger:
         run_id: str | None,
         reason: str,
         verdict_id: int | None,
-    ) -> None:
-        """Change a node's state (and latest verdict) inside `tx`, if the lifecycle allows."""
+    ) -> tuple[int, str] | None:
+        """Change a node's state (and latest verdict) inside `tx`, if the lifecycle allows.
+
+        Returns the id and time of the state change; None when the node is in `state` already.
+        """
         if state not in STATES:
             raise LedgerError(f"{stack}/{node}: unknown state {state!r}, expected one of {STATES}")
         if run_id is not None:
             self._run_status(tx, run_id)
-        sql = f"SELECT state FROM nodes WHERE stack = ? AND node = ?{self._db.for_update}"
-        current = (tx.row(sql, (stack, node)) or (None,))[0]
+        current = self._state(tx, stack, node)
         if current == state:
             if verdict_id is not None:
                 sql = "UPDATE nodes SET verdict_id = ? WHERE stack = ? AND node = ?"
                 tx.execute(sql, (verdict_id, stack, node))
-            return
+            return None
         self._check_move(tx, stack, node, current, state)
-        change = (stack, node, state, timestamp(), run_id, reason)
-        tx.execute(
-            "INSERT INTO state_changes (stack, node, state, changed_at, run_id, reason) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            change,
-        )
+        change_id, at = self._insert_change(tx, stack, node, state, run_id, reason)
         tx.execute(
             "INSERT INTO nodes (stack, node, state, since, run_id, reason, verdict_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stack, node) DO UPDATE SET "
             "state = excluded.state, since = excluded.since, run_id = excluded.run_id, "
             "reason = excluded.reason, "
             "verdict_id = COALESCE(excluded.verdict_id, nodes.verdict_id)",
-            (*change, verdict_id),
+            (stack, node, state, at, run_id, reason, verdict_id),
         )
+        return change_id, at
+
+    def _insert_change(
+        self, tx: Transaction, stack: str, node: str, state: str, run_id: str | None, reason: str
+    ) -> tuple[int, str]:
+        """Add a row to a node's history; its id and time."""
+        at = timestamp()
+        change_id = tx.value(
+            "INSERT INTO state_changes (stack, node, state, changed_at, run_id, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (stack, node, state, at, run_id, reason),
+        )
+        return int(change_id), at
 
     def _check_move(
         self, tx: Transaction, stack: str, node: str, current: str | None, state: str
