@@ -1,8 +1,9 @@
 """What a stack declares: the input model of bringup, validated once at the edge.
 
 A cluster is built in Python, or loaded from a plain YAML file or from the ``bringup:cluster`` key
-of a Pulumi stack file. Every problem is reported as one line that names the field path, the value
-and what was expected (:class:`SpecError`); nothing downstream re-checks what is checked here.
+of a Pulumi stack file (read within bounds by :mod:`bringup.declaration`). Every problem is
+reported as one line that names the field path, the value and what was expected
+(:class:`SpecError`); nothing downstream re-checks what is checked here.
 
 >>> cluster = load_cluster_text('''
 ... name: demo
@@ -16,30 +17,40 @@ and what was expected (:class:`SpecError`); nothing downstream re-checks what is
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import typing
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from bringup.catalog import LinkLayer, Role, Thresholds, load_catalog
+from bringup.declaration import (
+    MAX_PROBLEMS,
+    key_text,
+    read_declaration_file,
+    read_declaration_text,
+    shown,
+)
+from bringup.declaration import SpecError as SpecError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def _dns_label(value: str) -> str:
-    if not _DNS_LABEL.match(value):
+    if not _DNS_LABEL.fullmatch(value):
         raise ValueError(
             "expected a DNS label (RFC 1123): lowercase letters, digits and '-', "
             "1 to 63 characters, starting and ending with a letter or digit"
@@ -59,7 +70,35 @@ ShortLabel = Annotated[str, AfterValidator(_short_label)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_value(cls, value: object, info: ValidationInfo) -> object:
+        """Refuse what pydantic would quietly convert: a boolean for a number (``count: true``
+        is 1), and text that does not fit on one line (it would reach files and shells)."""
+        if isinstance(value, bool) and info.field_name is not None:
+            number = _numbers(cls).get(info.field_name)
+            if number is not None:
+                raise ValueError(f"expected {number}, not a boolean")
+        if isinstance(value, str) and not value.isprintable():
+            raise ValueError("expected one line of printable text, without control characters")
+        return value
+
+
+@functools.cache
+def _numbers(model: type[BaseModel]) -> dict[str, str]:
+    """The model's number fields (int or float, optional or not), each with what it expects."""
+    numbers = {}
+    for name, field in model.model_fields.items():
+        kinds = typing.get_args(field.annotation) or (field.annotation,)
+        if bool in kinds:
+            continue
+        if float in kinds:
+            numbers[name] = "a number"
+        elif int in kinds:
+            numbers[name] = "an integer"
+    return numbers
 
 
 class Site(_Model):
@@ -233,10 +272,31 @@ class StorageSystem(_Model):
 
     @field_validator("mount")
     @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/") or "//" in value or value != value.strip():
-            raise ValueError("expected an absolute path such as /mnt/data")
+    def _mount_point(cls, value: str) -> str:
+        parts = value.split("/")[1:]
+        if not value.startswith("/") or value != value.strip() or (value != "/" and "" in parts):
+            raise ValueError(
+                "expected an absolute path such as /mnt/data, without '//' or a final '/'"
+            )
+        if {".", ".."} & set(parts):
+            raise ValueError("expected a path without '.' or '..' components, such as /mnt/data")
+        if value == "/" or parts[0] in SYSTEM_DIRECTORIES:
+            raise ValueError(
+                "expected a mount point outside the system's own directories "
+                f"(/ and /{', /'.join(sorted(SYSTEM_DIRECTORIES))}), such as /mnt/data"
+            )
         return value
+
+
+SYSTEM_DIRECTORIES = frozenset(
+    {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "root", "run"}
+    | {"sbin", "sys", "tmp", "usr", "var"}
+)
+"""Top-level directories no share may be mounted on or under: the operating system's programs,
+libraries, configuration and state (bin, lib*, sbin, usr, etc, var, boot), the kernel's and the
+init system's virtual file systems (proc, sys, dev, run), the node's scratch space (tmp), and
+root's home, which holds the SSH key bringup logs in with. "/" itself is refused too. Shares go
+under /mnt, /data, /scratch, /home, /lustre, /opt or any other directory of the site's own."""
 
 
 class Scheduler(_Model):
@@ -296,7 +356,7 @@ _APT_SOURCE = re.compile(r"^deb (\[[^\]]+\] )?[a-z][a-z0-9+.-]*:\S+( \S+)+$")
 
 
 def _apt_source(value: str) -> str:
-    if not _APT_SOURCE.match(value):
+    if not _APT_SOURCE.fullmatch(value):
         raise ValueError(
             "expected a one-line apt source: 'deb [options] URI suite [components]', "
             "e.g. 'deb [trusted=yes] file:/srv/repo ./'"
@@ -337,14 +397,9 @@ class Cluster(_Model):
                 problems.append(f"storage.{i}.fabric: unknown fabric {store.fabric!r}")
         for sku in self.overrides:
             if sku not in load_catalog().skus:
-                problems.append(f"overrides.{sku}: unknown SKU {sku!r}")
-            elif self.overrides[sku].thresholds:
-                fields = set(Thresholds.model_fields)
-                problems += [
-                    f"overrides.{sku}.thresholds.{k}: unknown threshold; known: {sorted(fields)}"
-                    for k in self.overrides[sku].thresholds
-                    if k not in fields
-                ]
+                problems.append(f"overrides.{key_text(sku)}: unknown SKU {shown(sku)}")
+            else:
+                problems += _threshold_overrides(sku, self.overrides[sku].thresholds)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -354,6 +409,30 @@ class Cluster(_Model):
         if group.fabrics is None:
             return tuple(f for f in self.fabrics if _attaches(group.sku, f))
         return tuple(f for f in self.fabrics if f.name in group.fabrics)
+
+
+def _threshold_overrides(sku: str, thresholds: dict[str, float | int | bool]) -> list[str]:
+    """Unknown thresholds, booleans given for numeric ones (``gpu_count: true`` is 1), and
+    values the catalog's own thresholds refuse: checked here, so that planning never meets them."""
+    known, numbers = sorted(Thresholds.model_fields), _numbers(Thresholds)
+    problems = []
+    for name, value in thresholds.items():
+        path = f"overrides.{sku}.thresholds.{key_text(name)}"
+        if name not in known:
+            problems.append(f"{path}: unknown threshold; known: {known}")
+        elif isinstance(value, bool) and name in numbers:
+            problems.append(f"{path}: got {value}; expected {numbers[name]}, not a boolean")
+    if problems:
+        return problems
+    try:
+        load_catalog().sku(sku).thresholds.overridden(dict(thresholds))
+    except ValidationError as error:
+        problems += [
+            f"overrides.{sku}.thresholds.{'.'.join(key_text(p) for p in e['loc'])}: "
+            f"got {shown(e.get('input'))}; {e['msg']}"
+            for e in error.errors(include_url=False)
+        ]
+    return problems
 
 
 def _attaches(sku_id: str, fabric: Fabric) -> bool:
@@ -431,23 +510,18 @@ def _rack_fabrics(i: int, group: RackGroup, by_name: dict[str, Fabric]) -> list[
     return problems
 
 
-class SpecError(Exception):
-    """A declaration that cannot be planned; `problems` holds one line per problem."""
+def _format_errors(error: ValidationError) -> tuple[list[str], int]:
+    """One line per problem for the first MAX_PROBLEMS errors, and how many more there are.
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-    def __str__(self) -> str:
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        return f"invalid cluster declaration in {self.source}:\n{lines}"
-
-
-def _format_errors(error: ValidationError) -> list[str]:
-    problems = []
-    for e in error.errors():
-        path = ".".join(str(p) for p in e["loc"])
+    A list whose items all failed is also too short once validated: that adds nothing, so it
+    is left out where its items' own errors are reported.
+    """
+    errors = error.errors(include_url=False)
+    failed_inside = {e["loc"][:i] for e in errors for i in range(len(e["loc"]))}
+    errors = [e for e in errors if e["type"] != "too_short" or e["loc"] not in failed_inside]
+    problems: list[str] = []
+    for e in errors[:MAX_PROBLEMS]:
+        path = ".".join(key_text(p) for p in e["loc"])
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "value_error" and "\n" in message:
             problems += [_join(path, line) for line in message.splitlines()]
@@ -456,54 +530,38 @@ def _format_errors(error: ValidationError) -> list[str]:
         if e["type"] == "value_error" and field:
             problems.append(f"{_join(path, field[1])}: {field[2]}")
             continue
-        shown = "<missing>" if e["type"] == "missing" else _short_repr(e.get("input"))
-        problems.append(f"{path or '<root>'}: got {shown}; {message}")
-    return problems
+        value = "<missing>" if e["type"] == "missing" else shown(e.get("input"))
+        problems.append(f"{path or '<root>'}: got {value}; {message}")
+    return problems, max(0, len(errors) - MAX_PROBLEMS)
 
 
-_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_.-]*): (.*)$", re.DOTALL)
+_FIELD_FIRST = re.compile(r"^(\S+?): (.*)$", re.DOTALL)
+"""A validator's message that starts with the field it is about: ``units: ...``."""
 
 
 def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def parse_cluster(data: Any, source: str = "<input>") -> Cluster:
     """Validate plain data (as loaded from YAML or JSON) into a :class:`Cluster`."""
     if not isinstance(data, dict):
-        raise SpecError(source, [f"<root>: got {_short_repr(data)}; expected a mapping"])
+        raise SpecError(source, [f"<root>: got {shown(data)}; expected a mapping"])
     try:
         return Cluster.model_validate(data)
     except ValidationError as error:
-        raise SpecError(source, _format_errors(error)) from None
+        problems, unlisted = _format_errors(error)
+        raise SpecError(source, problems, unlisted=unlisted) from None
 
 
 def load_cluster_text(text: str, source: str = "<input>") -> Cluster:
     """Parse YAML text holding a cluster (plain, or a Pulumi stack file's config)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SpecError(source, [f"<yaml>: not valid YAML: {error}"]) from None
-    if isinstance(data, dict) and "config" in data:
-        config = data["config"]
-        if not isinstance(config, dict) or "bringup:cluster" not in config:
-            raise SpecError(source, ["config: expected a 'bringup:cluster' key"])
-        data = config["bringup:cluster"]
-    return parse_cluster(data, source)
+    return parse_cluster(read_declaration_text(text, source), source)
 
 
 def load_cluster(path: Path) -> Cluster:
     """Load a cluster from a plain YAML file or a Pulumi stack file (``Pulumi.<stack>.yaml``)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(str(path), [f"<file>: cannot read: {error.strerror}"]) from None
-    return load_cluster_text(text, str(path))
+    return load_cluster_text(read_declaration_file(path), str(path))
 
 
 def resolve_stack(stack: str, stacks_dir: Path) -> Path:
