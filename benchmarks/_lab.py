@@ -10,36 +10,51 @@ from pathlib import Path
 
 from bringup.lab.lab import Lab
 from bringup.plan import Plan
-from bringup.provision import SshSettings
+from bringup.provision import ProvisionRequest
 from bringup.provision.inventory import write_inventory
+from bringup.workspace import REPOSITORY, StackPaths, Workspace
 
 
 @dataclass(frozen=True)
 class LabRun:
-    """A running lab with its project folder, rendered inventory, hosts and SSH settings."""
+    """A running lab with its project folder, rendered inventory and hosts."""
 
-    project: Path
     lab: Lab
+    stack: StackPaths
     inventory: Path
     hosts: tuple[str, ...]
-    ssh: SshSettings
+
+    @property
+    def project(self) -> Path:
+        """The lab's project folder (a temporary one)."""
+        return self.stack.workspace.root
+
+    def provision(self) -> ProvisionRequest:
+        """The provision playbook on every node of the lab."""
+        return ProvisionRequest(
+            playbook=REPOSITORY / "playbooks" / "provision.yml",
+            inventory=self.inventory,
+            private_data_dir=self.project / "runs",
+            hosts=self.hosts,
+            access=self.lab.access(),
+        )
 
 
 @contextmanager
 def fresh_lab(plan: Plan, stack: str, count: int, prefix: str) -> Iterator[LabRun]:
     """A new lab of `count` nodes in a temporary project; down (and removed) on exit."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        project = Path(tmp)
-        lab = Lab(project, stack)
+        workspace = Workspace(Path(tmp))
+        lab = Lab(workspace, stack)
         lab.down()
         lab.up(plan, count)
         try:
+            paths = workspace.stack(stack)
             yield LabRun(
-                project,
                 lab,
-                write_inventory(plan, stack, project),
+                paths,
+                write_inventory(plan, paths),
                 tuple(r["name"] for r in lab.state()["nodes"]),
-                SshSettings(private_key=lab.key, known_hosts=lab.known_hosts),
             )
         finally:
             lab.down()

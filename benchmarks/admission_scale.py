@@ -16,11 +16,8 @@ from pathlib import Path
 from _lab import fresh_lab  # benchmarks/ is the script's folder
 
 from bringup.admit.admission import AdmissionRequest, admit
-from bringup.admit.command import nvlink_domains
-from bringup.admit.fabric import lab_far_end
 from bringup.admit.ledger import Ledger
 from bringup.admit.verdict import DomainPolicy
-from bringup.lab.extra_vars import lab_extra_vars
 from bringup.plan import make_plan
 from bringup.provision import run_playbook
 from bringup.spec import load_cluster
@@ -37,14 +34,7 @@ def main() -> None:
     print(f"{'nodes':>6} {'validate s':>11} {'burn-in + validate s':>21} {'admitted':>9}")
     for count in (int(n) for n in args.nodes.split(",")):
         with fresh_lab(plan, STACK, count, "bringup-admit-bench-") as lab:
-            converge = run_playbook(
-                ROOT / "playbooks" / "provision.yml",
-                inventory=lab.inventory,
-                private_data_dir=lab.project / "runs",
-                hosts=list(lab.hosts),
-                ssh=lab.ssh,
-                extra_vars=lab_extra_vars(),
-            )
+            converge = run_playbook(lab.provision())
             assert converge.converged, converge.hosts
             times = []
             for burn_in in (False, True):
@@ -52,19 +42,16 @@ def main() -> None:
                     stack=STACK,
                     hosts=lab.hosts,
                     inventory=lab.inventory,
-                    domains=nvlink_domains(plan),
+                    work=lab.stack.admission,
+                    domains={d.name: d.nodes for d in plan.shared_domains},
                     policy=DomainPolicy.parse("quorum:1"),
                     dcgm_level=1,
                     burn_in=burn_in,
-                    ssh=lab.ssh,
-                    ssh_config=lab.lab.ssh_config,
-                    extra_vars=lab_extra_vars(),
+                    access=lab.lab.access(),
                 )
                 with Ledger.open(path=lab.project / f"ledger-{burn_in}.sqlite3") as ledger:
                     start = time.perf_counter()
-                    result = admit(
-                        request, ledger, lab.project / "admission", far_end=lab_far_end()
-                    )
+                    result = admit(request, ledger)
                     times.append(time.perf_counter() - start)
             admitted = len(result.with_verdict("admitted"))
             print(f"{count:>6} {times[0]:>11.1f} {times[1]:>21.1f} {admitted:>5}/{count}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from bringup.infra.engine import Engine
 from bringup.spec import parse_cluster
+from bringup.workspace import Workspace
 
 RACKS_PER_SU = 8
 
@@ -59,7 +60,7 @@ def main() -> None:
     for racks in (int(r) for r in args.racks.split(",")):
         spec = parse_cluster(cluster(racks))
         with tempfile.TemporaryDirectory(prefix="bringup-bench-") as tmp:
-            engine = Engine(root=Path(tmp))
+            engine = Engine(Workspace(Path(tmp)))
             start = time.perf_counter()
             engine.up("bench", spec)
             first = time.perf_counter() - start

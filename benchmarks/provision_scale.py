@@ -14,7 +14,6 @@ from pathlib import Path
 
 from _lab import fresh_lab  # benchmarks/ is the script's folder
 
-from bringup.lab.extra_vars import lab_extra_vars
 from bringup.plan import make_plan
 from bringup.provision import run_playbook
 from bringup.spec import load_cluster
@@ -34,14 +33,7 @@ def main() -> None:
             runs = []
             for _ in range(2):
                 start = time.perf_counter()
-                result = run_playbook(
-                    ROOT / "playbooks" / "provision.yml",
-                    inventory=lab.inventory,
-                    private_data_dir=lab.project / "runs",
-                    hosts=list(lab.hosts),
-                    ssh=lab.ssh,
-                    extra_vars=lab_extra_vars(),
-                )
+                result = run_playbook(lab.provision())
                 runs.append((time.perf_counter() - start, result))
                 assert result.converged, result.hosts
             (first, converge), (second, noop) = runs

@@ -1,27 +1,63 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename."""
+"""Atomic file writes: a temporary file in the same folder, then a rename.
+
+`write_atomic` replaces one file; `write_all` replaces several so that a failure in any of them
+(a full disk, a folder in the way) leaves every old file as it was and no new one behind.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import IO
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write `data` to `path`; readers see the old file or the new one, never a part."""
-    for attempt in range(3):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            break
-        except FileNotFoundError:  # a parallel delete removed the emptied folder: make it again
-            if attempt == 2:
-                raise
+    tmp = _temporary(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "wb") as handle:
             handle.write(data)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_all(folder: Path, writers: Mapping[str, Callable[[IO[str]], object]]) -> None:
+    """Write every file of `writers` ({name: function writing the text}) into `folder`: all of
+    them or none. OSError names the file that could not be written."""
+    for name in writers:
+        target = folder / name
+        if target.exists() and not target.is_file():
+            raise IsADirectoryError(21, "in the way, not a file", str(target))
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[Path, Path] = {}
+    try:
+        for name, writer in writers.items():
+            tmp = _temporary(folder / name)
+            written[folder / name] = tmp
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                writer(handle)
+            os.chmod(tmp, 0o644)
+        for target, tmp in written.items():
+            os.replace(tmp, target)
+    finally:
+        for tmp in written.values():
+            tmp.unlink(missing_ok=True)
+
+
+def _temporary(path: Path) -> Path:
+    """A new empty file beside `path` (its folder made if needed)."""
+    for attempt in range(3):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            os.close(fd)
+            return Path(tmp)
+        except FileNotFoundError:  # a parallel delete removed the emptied folder: make it again
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")

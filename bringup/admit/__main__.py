@@ -3,47 +3,28 @@
 The Admission resource runs its rack this way, for the reason the Provisioning resource does
 (ansible-runner and pytest want a clean process, not Pulumi's provider server).
 
-Input (stdin): {"root", "stack", "hosts", "inventory", "domains", "policy", "dcgm_level",
-"burn_in", "batch", "ledger" (optional: a SQLite path in place of the default ledger)}.
-Output (stdout): `bringup.admit.command.result_json` of the run.
+Input (stdin): an :class:`~bringup.admit.admission.AdmissionCall` as JSON (the request and the
+SQLite ledger to use unless BRINGUP_LEDGER_URL names a PostgreSQL one). Output (stdout): the
+:class:`~bringup.admit.admission.AdmissionResult` as JSON.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
-from pathlib import Path
 
-from bringup.admit.admission import AdmissionRequest, admit
-from bringup.admit.command import access, open_ledger, result_json
+from bringup.admit.admission import AdmissionCall, admit
 from bringup.admit.ledger import Ledger
-from bringup.admit.verdict import DomainPolicy
+from bringup.admit.prepare import LEDGER_URL_VARIABLE
 
 
 def main() -> None:
-    """Read one request from stdin, judge its hosts, print the verdicts."""
-    data = json.load(sys.stdin)
-    root = Path(data["root"])
-    stack = data["stack"]
-    reach = access(root, stack)
-    request = AdmissionRequest(
-        stack=stack,
-        hosts=tuple(data["hosts"]),
-        inventory=root / data["inventory"],
-        domains={d: list(m) for d, m in data.get("domains", {}).items()},
-        policy=DomainPolicy.parse(data.get("policy", "unit")),
-        dcgm_level=int(data.get("dcgm_level", 1)),
-        burn_in=bool(data.get("burn_in", True)),
-        batch=int(data.get("batch", 64)),
-        ssh=reach.ssh,
-        ssh_config=reach.ssh_config,
-        extra_vars=reach.extra_vars,
-    )
-    path = data.get("ledger")
-    with Ledger.open(path=Path(path)) if path else open_ledger(root) as ledger:
-        work = root / ".state" / "admission" / stack
-        result = admit(request, ledger, work, far_end=reach.far_end)
-    json.dump(result_json(result), sys.stdout)
+    """Read one call from stdin, judge its hosts, print the verdicts."""
+    call = AdmissionCall.from_json(sys.stdin.read())
+    url = os.environ.get(LEDGER_URL_VARIABLE) or None
+    with Ledger.open(url, path=call.ledger) as ledger:
+        result = admit(call.request, ledger)
+    sys.stdout.write(result.to_json())
 
 
 if __name__ == "__main__":

@@ -17,44 +17,55 @@ never written twice (the ledger refuses a second one for the same run and node).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from bringup.admit.findings import Finding, HostReport
-from bringup.admit.ledger import Ledger
+from pydantic import BaseModel, ConfigDict
+
+from bringup.access import Access, FarEnd
+from bringup.admit.ledger import Ledger, LedgerError, Owner, Run
 from bringup.admit.verdict import (
     DomainPolicy,
     DomainVerdict,
-    FarEnd,
     NodeVerdict,
     VerdictKind,
     attribute,
     judge_domains,
     judge_node,
 )
-from bringup.provision.runner import REPOSITORY, SshSettings, run_playbook
+from bringup.provision.runner import ProvisionRequest, run_playbook
+from bringup.validation.checks import Check
+from bringup.validation.report import Finding, HostReport
+from bringup.workspace import REPOSITORY
 
 VALIDATING = ("validating", "revalidated")
 Suite = Callable[..., dict[str, HostReport]]
 
 
-@dataclass(frozen=True)
-class AdmissionRequest:
-    """What to judge and how."""
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AdmissionRequest(_Model):
+    """What to judge and how, and where the run keeps its files."""
 
     stack: str
     hosts: tuple[str, ...]
     inventory: Path
-    domains: Mapping[str, Sequence[str]]  # NVLink domain -> member nodes
-    policy: DomainPolicy = field(default_factory=DomainPolicy)
+    work: Path
+    """The stack's admission folder: burn-in outputs, suite reports, playbook runs."""
+    domains: dict[str, tuple[str, ...]] = {}
+    """NVLink domains of several nodes: domain -> member nodes."""
+    policy: DomainPolicy = DomainPolicy()
     dcgm_level: int = 1
     burn_in: bool = True
     batch: int = 64
-    ssh: SshSettings = field(default_factory=SshSettings)
-    ssh_config: Path | None = None
-    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    access: Access = Access()
+    repository: Path = REPOSITORY
+    """Where playbooks/ and tests/validation are."""
 
     def settings(self) -> dict[str, Any]:
         """The settings a resumed run must share with the interrupted one."""
@@ -64,35 +75,111 @@ class AdmissionRequest:
             "burn_in": self.burn_in,
         }
 
+    def to_json(self) -> str:
+        """The request as JSON."""
+        return self.model_dump_json()
 
-@dataclass(frozen=True)
-class AdmissionResult:
+    @classmethod
+    def from_json(cls, text: str) -> AdmissionRequest:
+        """The request `to_json` wrote."""
+        return cls.model_validate_json(text)
+
+
+class AdmissionResult(_Model):
     """The verdicts of one run (resumed parts included) and its NVLink domains."""
 
     run_id: str
     verdicts: dict[str, NodeVerdict]
-    domains: list[DomainVerdict]
+    domains: tuple[DomainVerdict, ...]
     resumed: bool
 
     def with_verdict(self, verdict: str) -> list[str]:
+        """The nodes with `verdict`, sorted."""
         return sorted(n for n, v in self.verdicts.items() if v.verdict == verdict)
+
+    def summary(self) -> dict[str, Any]:
+        """The verdicts as plain data: the Admission resource's output, `--format json`."""
+        return {
+            "run": self.run_id,
+            "admitted": self.with_verdict("admitted"),
+            "quarantined": {
+                n: [f.to_json() for f in v.findings]
+                for n, v in sorted(self.verdicts.items())
+                if v.verdict == "quarantined"
+            },
+            "unreachable": self.with_verdict("unreachable"),
+            "domains": [
+                {
+                    "domain": d.domain,
+                    "status": d.status,
+                    "policy": d.policy,
+                    "faulty": list(d.faulty),
+                }
+                for d in self.domains
+            ],
+        }
+
+    def to_json(self) -> str:
+        """The result as JSON."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> AdmissionResult:
+        """The result `to_json` wrote."""
+        return cls.model_validate_json(text)
+
+
+class AdmissionCall(_Model):
+    """What ``python -m bringup.admit`` reads: a request and the SQLite ledger to write to
+    (a PostgreSQL ledger is named by BRINGUP_LEDGER_URL in the environment instead)."""
+
+    request: AdmissionRequest
+    ledger: Path
+
+    def to_json(self) -> str:
+        """The call as JSON."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> AdmissionCall:
+        """The call `to_json` wrote."""
+        return cls.model_validate_json(text)
+
+
+def admit_in_process(request: AdmissionRequest, ledger: Path) -> AdmissionResult:
+    """`admit` in a process of its own (``python -m bringup.admit``), JSON both ways."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bringup.admit"],
+        input=AdmissionCall(request=request, ledger=ledger).to_json(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"admission could not run: {done.stderr.strip()[-1500:]}")
+    return AdmissionResult.from_json(done.stdout)
 
 
 def admit(
     request: AdmissionRequest,
     ledger: Ledger,
-    work: Path,
     *,
     suite: Suite | None = None,
     far_end: FarEnd | None = None,
     on_phase: Callable[[str, Sequence[str]], None] | None = None,
 ) -> AdmissionResult:
-    """Judge `request.hosts`, resuming the stack's interrupted run when it is the same one."""
+    """Judge `request.hosts`, resuming the stack's interrupted run when it is the same one.
+
+    `suite` runs the validation suite (default: bringup.validation.run_suite); `far_end`
+    overrides the Access's far-end adapter.
+    """
     if suite is None:
         from bringup.validation.run import run_suite
 
         suite = run_suite
-    stack = request.stack
+    if far_end is None:
+        far_end = request.access.far_end_view()
+    stack, work = request.stack, request.work
     run, resumed = _run(request, ledger)
     domain_of = {m: d for d, members in request.domains.items() for m in members}
     judged = ledger.judged(run.id)
@@ -109,7 +196,7 @@ def admit(
                 ledger.record_state(stack, host, "burn-in", run_id=run.id)
             if on_phase:
                 on_phase("burn-in", to_burn)
-            verdicts |= _burn_in(request, to_burn, burn_in_dir, work)
+            verdicts |= _burn_in(request, to_burn, burn_in_dir)
         to_validate = [h for h in batch if h not in verdicts]
         for host in to_validate:
             if _validating_in(ledger, stack, host, run.id):
@@ -124,10 +211,11 @@ def admit(
             reports = suite(
                 request.inventory,
                 to_validate,
+                suite=request.repository / "tests" / "validation",
                 report=work / "reports" / f"{run.id}-{start}.json",
                 junit=work / "reports" / f"{run.id}-{start}.xml",
                 burn_in_dir=burn_in_dir if request.burn_in else None,
-                ssh_config=request.ssh_config,
+                ssh_config=request.access.ssh_config,
                 extra_args=[f"--bringup-diag-level={request.dcgm_level}"],
             )
             for host in to_validate:
@@ -149,7 +237,7 @@ def admit(
     }
     prior = {n.node: n.state for n in ledger.status(stack) if n.node not in final}
     _, domains = judge_domains(request.domains, final, prior, request.policy)
-    return AdmissionResult(run.id, final, domains, resumed)
+    return AdmissionResult(run_id=run.id, verdicts=final, domains=tuple(domains), resumed=resumed)
 
 
 def _batches(hosts: Sequence[str], domain_of: Mapping[str, str], size: int) -> list[list[str]]:
@@ -166,16 +254,48 @@ def _batches(hosts: Sequence[str], domain_of: Mapping[str, str], size: int) -> l
     return batches
 
 
-def _run(request: AdmissionRequest, ledger: Ledger) -> tuple[Any, bool]:
-    """The stack's unfinished run when it judges the same hosts the same way, else a new one."""
-    previous = ledger.unfinished_run(request.stack)
-    if previous is not None:
-        if sorted(previous.hosts) == sorted(request.hosts) and previous.settings == (
-            request.settings()
-        ):
-            return previous, True
-        ledger.finish_run(previous.id, "failed")
-    return ledger.start_run(request.stack, request.hosts, request.settings()), False
+def _run(request: AdmissionRequest, ledger: Ledger) -> tuple[Run, bool]:
+    """The run to judge `request` in, and whether it resumes an interrupted one.
+
+    Only the stack's unfinished runs that share a host with the request matter: one over other
+    hosts goes on beside this one. A run whose process may still be running is never touched,
+    and the request is refused. Of the abandoned ones (their process gone), the latest over the
+    same hosts with the same settings is resumed, and the others are closed as failed.
+    """
+    me, hosts = Owner.current(), sorted(request.hosts)
+    shared = [r for r in ledger.unfinished_runs(request.stack) if set(r.hosts) & set(hosts)]
+    busy = next((r for r in shared if not _abandoned(r, me)), None)
+    if busy is not None:
+        raise LedgerError(_busy(busy, hosts))
+    same = [r for r in shared if sorted(r.hosts) == hosts and r.settings == request.settings()]
+    resume = same[-1] if same else None
+    for run in shared:
+        if run is not resume:
+            ledger.abandon_run(run.id, run.owner)
+    if resume is not None:
+        claimed = ledger.claim_run(resume.id, resume.owner, me)
+        if claimed is not None:
+            return claimed, True
+    # a run taken over by another process meanwhile makes this start refuse
+    run = ledger.start_run(
+        request.stack, request.hosts, request.settings(), owner=me, exclusive=True
+    )
+    return run, False
+
+
+def _abandoned(run: Run, me: Owner) -> bool:
+    """Whether no process judges `run` any more: its owner is gone, or is this very process
+    (which is here, not judging it)."""
+    return run.owner is None or run.owner == me or run.owner.is_gone()
+
+
+def _busy(run: Run, hosts: Sequence[str]) -> str:
+    shared = ", ".join(sorted(set(run.hosts) & set(hosts)))
+    return (
+        f"{run.stack}: run {run.id} ({run.owner}, started {run.started_at:%Y-%m-%d %H:%M:%S} "
+        f"UTC) is unfinished and judges {shared}: it may still be running, so it is left "
+        "alone; wait for it to end, or admit other nodes"
+    )
 
 
 def _state(ledger: Ledger, stack: str, node: str) -> str | None:
@@ -199,34 +319,32 @@ def _validating(ledger: Ledger, stack: str, node: str) -> str:
     return "validating"
 
 
-def _burn_in(
-    request: AdmissionRequest, hosts: Sequence[str], out: Path, work: Path
-) -> dict[str, NodeVerdict]:
+def _burn_in(request: AdmissionRequest, hosts: Sequence[str], out: Path) -> dict[str, NodeVerdict]:
     """Run the burn-in playbook; verdicts for the hosts it could not burn in."""
     out.mkdir(parents=True, exist_ok=True)  # the role replaces each node's own folder
-    result = run_playbook(
-        REPOSITORY / "playbooks" / "burn_in.yml",
+    playbook = ProvisionRequest(
+        playbook=request.repository / "playbooks" / "burn_in.yml",
         inventory=request.inventory,
-        private_data_dir=work / "runs",
-        hosts=list(hosts),
-        ssh=request.ssh,
-        extra_vars={
-            **request.extra_vars,
-            "burn_in_dcgm_diag_level": request.dcgm_level,
-            "burn_in_fetch_dir": str(out),
-        },
+        private_data_dir=request.work / "runs",
+        hosts=tuple(hosts),
+        access=request.access,
+        extra_vars={"burn_in_dcgm_diag_level": request.dcgm_level, "burn_in_fetch_dir": str(out)},
+        repository=request.repository,
     )
+    result = run_playbook(playbook)
     verdicts: dict[str, NodeVerdict] = {}
     for host in hosts:
         outcome = result.hosts.get(host)
         if outcome is None or outcome.status == "unreachable":
             message = outcome.message if outcome else "not in the burn-in run"
-            finding = Finding(f"node:{host}", "node.reachable", "unreachable", "reachable over SSH")
+            finding = Finding(
+                f"node:{host}", Check.NODE_REACHABLE, "unreachable", "reachable over SSH"
+            )
             verdicts[host] = NodeVerdict(host, "unreachable", (finding,), message or "")
         elif outcome.status == "failed":
             finding = Finding(
                 f"node:{host}",
-                "burn_in.playbook",
+                Check.BURN_IN_PLAYBOOK,
                 f"task {outcome.failed_task!r} failed: {outcome.message}",
                 "burn-in completes",
                 str(result.artifacts),

@@ -1,26 +1,55 @@
 """Admission: a dynamic resource that burns in, validates and judges one rack's nodes.
 
-It follows the rack's Provisioning resource. Its inputs are the rack's hosts, its NVLink
-domains, the policy and DCGM level, the hash of the provisioning results (a new converge means
-a new judgement) and the hash of the validation suite. `up` judges again the racks whose inputs
-changed, and racks with a node the ledger marks repaired (`bringup repaired`). Quarantine is an
-outcome, not an error: the resource succeeds with the admitted and quarantined nodes and their
-findings as outputs; only a run that cannot judge at all fails it.
+It follows the rack's Provisioning resource. Its inputs (:class:`AdmissionInputs`) are the
+rack's hosts, its NVLink domains, the policy and DCGM level, the hash of the provisioning
+results (a new converge means a new judgement), the hash of the validation suite, and the
+latest repair mark of each of its nodes in the ledger (`bringup repaired`), so that a preview
+shows why a rack is judged again. `up` judges again the racks whose inputs changed. Quarantine
+is an outcome, not an error: the resource succeeds with the admitted, quarantined and
+unreachable nodes and their findings as outputs; only a run that cannot judge at all fails it.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from bringup.infra import blobs
+from bringup.access import Access
+from bringup.admit.admission import AdmissionRequest, admit_in_process
+from bringup.admit.verdict import DomainPolicy
+from bringup.infra.inputs import Inputs
+from bringup.workspace import Workspace
 
-INPUTS = ("hosts", "domains", "policy", "dcgm_level", "provisioned_hash", "suite_hash")
+DIFF_KEYS = (
+    "hosts",
+    "domains",
+    "policy",
+    "dcgm_level",
+    "provisioned_hash",
+    "suite_hash",
+    "repairs",
+)
+
+
+class AdmissionInputs(Inputs):
+    """The inputs of one rack's Admission resource (but the provisioning hash, an output of the
+    rack's Provisioning, which :class:`Admission` adds)."""
+
+    stack: str
+    rack: str
+    hosts: tuple[str, ...]
+    inventory: str
+    """The inventory's hosts.yml, relative to the project."""
+    domains: dict[str, tuple[str, ...]]
+    """The rack's NVLink domains of several nodes: domain -> members."""
+    policy: str
+    dcgm_level: int
+    suite_hash: str
+    repairs: dict[str, str]
+    """Node -> its latest repair mark in the ledger, for the rack's nodes ever repaired."""
+    provisioned_hash: str = ""
 
 
 class AdmissionProvider(ResourceProvider):
@@ -28,69 +57,62 @@ class AdmissionProvider(ResourceProvider):
 
     serialize_as_secret_always = False
 
+    def __init__(self, access: Access) -> None:
+        super().__init__()
+        self.access = access
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Judge the rack."""
-        return CreateResult(id_=f"{props['stack']}/{props['rack']}", outs=_judge(props))
+        inputs = AdmissionInputs.of(props)
+        return CreateResult(id_=f"{inputs.stack}/{inputs.rack}", outs=self._judge(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Judge again when an input changed or a node of the rack was repaired."""
-        changed = any(olds.get(k) != news.get(k) for k in INPUTS)
-        return DiffResult(changes=changed or _repaired(news))
+        """Judge again when an input changed: hosts, policy, provisioning, suite, a repair."""
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in DIFF_KEYS))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Judge the rack again."""
-        return UpdateResult(outs=_judge(news))
+        return UpdateResult(outs=self._judge(AdmissionInputs.of(news)))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """The ledger keeps the history; nothing to undo."""
 
-
-def _repaired(props: dict[str, Any]) -> bool:
-    from bringup.admit.command import open_ledger
-
-    with open_ledger(blobs.project_root()) as ledger:
-        states = {s.node: s.state for s in ledger.status(props["stack"])}
-    return any(states.get(h) == "repaired" for h in props["hosts"])
-
-
-def _judge(props: dict[str, Any]) -> dict[str, Any]:
-    request = {
-        "root": str(blobs.project_root()),
-        **{k: props[k] for k in ("stack", "hosts", "inventory", "domains", "policy")},
-        "dcgm_level": props["dcgm_level"],
-        "burn_in": True,
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "bringup.admit"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if run.returncode != 0:
-        raise RuntimeError(f"rack {props['rack']}: admission could not run: {run.stderr[-1500:]}")
-    result = json.loads(run.stdout)
-    admitted = set(result["admitted"])
-    capacity: dict[str, dict[str, int]] = {}
-    for host in admitted:
-        sku, gpus = props["node_skus"][host], props["node_gpus"][host]
-        row = capacity.setdefault(sku, {"nodes": 0, "gpus": 0})
-        row["nodes"] += 1
-        row["gpus"] += gpus
-    return {**props, "verdicts": result, "capacity": capacity}
+    def _judge(self, inputs: AdmissionInputs) -> dict[str, Any]:
+        workspace = Workspace.here()
+        stack = workspace.stack(inputs.stack)
+        request = AdmissionRequest(
+            stack=stack.name,
+            hosts=inputs.hosts,
+            inventory=workspace.root / inputs.inventory,
+            work=stack.admission,
+            domains=inputs.domains,
+            policy=DomainPolicy.parse(inputs.policy),
+            dcgm_level=inputs.dcgm_level,
+            burn_in=True,
+            access=self.access,
+            repository=workspace.repository,
+        )
+        try:
+            result = admit_in_process(request, workspace.ledger)
+        except RuntimeError as error:
+            raise RuntimeError(f"rack {inputs.rack}: {error}") from None
+        return {**inputs.props(), "verdicts": result.summary()}
 
 
 class Admission(Resource, module="bringup", name="Admission"):
     """One rack's nodes judged: admitted, quarantined with findings, or unreachable."""
 
     verdicts: pulumi.Output[dict[str, Any]]
-    capacity: pulumi.Output[dict[str, Any]]
 
     def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        inputs: AdmissionInputs,
+        provisioned_hash: pulumi.Input[str],
+        access: Access,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`props`: stack, rack, hosts, inventory, domains, policy, dcgm_level, node_skus,
-        node_gpus, provisioned_hash, suite_hash."""
-        super().__init__(
-            AdmissionProvider(), name, {**props, "verdicts": None, "capacity": None}, opts
-        )
+        """Judge `inputs.hosts` after their provisioning (`provisioned_hash`), reaching them
+        as `access` says."""
+        props = {**inputs.props(), "provisioned_hash": provisioned_hash, "verdicts": None}
+        super().__init__(AdmissionProvider(access), name, props, opts)

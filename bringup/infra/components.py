@@ -8,26 +8,26 @@ stays in the low thousands of resources. Each component takes a typed Args, give
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
-from bringup.infra.admission import Admission
+from bringup.access import Access
+from bringup.infra.admission import Admission, AdmissionInputs
 from bringup.infra.files import RenderedFiles
-from bringup.infra.provisioning import Provisioning, text_hash, tree_hash
-from bringup.plan import Plan, expected_state
+from bringup.infra.provisioning import Provisioning, ProvisioningInputs, text_hash
+from bringup.plan import Plan
 from bringup.plan.bom import plane_counts
 from bringup.plan.fabric import FabricPlan
 from bringup.plan.model import NvlinkDomain as PlannedDomain
 from bringup.plan.model import RackPlan
-from bringup.render import inventory_dir, render_cluster_files, render_rack_files
+from bringup.render import render_cluster_files, render_rack_files
 from bringup.spec import StorageSystem as StorageSpec
+from bringup.workspace import StackPaths
 
 TOKEN = "bringup:index"
-REPOSITORY = Path(__file__).resolve().parents[2]  # roles/ and playbooks/ live here
 PLAYBOOK = "playbooks/provision.yml"
 
 # Cluster-wide files, one resource each so that a preview names which of them change.
@@ -115,22 +115,30 @@ class AdmitSettings:
     """DCGM diagnostic level of the burn-in."""
     suite_hash: str = ""
     """Hash of the validation suite: a change there judges every rack again."""
+    repairs: Mapping[str, str] = field(default_factory=dict)
+    """Node -> its latest repair mark in the ledger: a new mark judges its rack again."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a stack's resources go and how its nodes are reached."""
+
+    stack: StackPaths
+    """The stack's paths: its name, its inventory folder, the blob store."""
+    access: Access = field(default_factory=Access)
+    """How Provisioning and Admission reach the nodes."""
 
 
 @dataclass(frozen=True)
 class RackArgs:
-    """One rack of the plan, and where its files go."""
+    """One rack of the plan, and what to do with it."""
 
     plan: Plan
     """The whole plan (the rack's nodes read their peers and cables from it)."""
     rack: RackPlan
     """The planned rack."""
-    nodes: tuple[str, ...]
-    """Names of the rack's nodes."""
-    domains: tuple[PlannedDomain, ...]
-    """Its NVLink domains that span several nodes (NVL72)."""
-    stack: str
-    """Stack name: names the inventory folder."""
+    deployment: Deployment
+    """The stack it belongs to."""
     provision: Provision | None = None
     """Converge the rack's nodes after its files are written; None renders only."""
     admit: AdmitSettings | None = None
@@ -142,41 +150,43 @@ class Rack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN}:Rack", name, None, opts)
-        rack = args.rack
+        rack, stack = args.rack, args.deployment.stack
+        nodes = [n.name for n in args.plan.nodes_in(rack.name)]
         child = pulumi.ResourceOptions(parent=self)
-        files = render_rack_files(args.plan, args.stack, rack.name)
+        files = render_rack_files(args.plan, stack.name, rack.name)
         host_vars = RenderedFiles(
             f"{name}-host-vars",
-            inventory_dir(args.stack),
+            stack.inventory_dir,
             files,
             identity=f"{rack.name}:{rack.sku}",
+            store=stack.workspace.artifacts,
             opts=child,
         )
         self.provisioning: Provisioning | None = None
         if args.provision is not None:
             texts = [files[k] for k in sorted(files)] + list(args.provision.shared)
+            inputs = ProvisioningInputs(
+                stack=stack.name,
+                rack=rack.name,
+                hosts=tuple(nodes),
+                inventory=f"{stack.inventory_dir}/hosts.yml",
+                playbook=PLAYBOOK,
+                vars_hash=text_hash(texts),
+                roles_hash=args.provision.roles_hash,
+            )
             self.provisioning = Provisioning(
                 f"{name}-provisioning",
-                {
-                    "stack": args.stack,
-                    "rack": rack.name,
-                    "hosts": list(args.nodes),
-                    "inventory": f"{inventory_dir(args.stack)}/hosts.yml",
-                    "playbook": PLAYBOOK,
-                    "vars_hash": text_hash(texts),
-                    "roles_hash": args.provision.roles_hash,
-                },
+                inputs,
+                args.deployment.access,
                 pulumi.ResourceOptions(parent=self, depends_on=[host_vars, *args.provision.after]),
             )
         self.admission: Admission | None = None
         if args.admit is not None and self.provisioning is not None:
-            self.admission = _admission(name, args, self.provisioning, self)
-        for domain in args.domains:
+            self.admission = _admission(name, args, tuple(nodes), self.provisioning, self)
+        for domain in args.plan.shared_domains_in(rack.name):
             suffix = domain.name.removeprefix(rack.name + "-")
             NVLinkDomain(f"{name}-{suffix}", NVLinkDomainArgs(domain), child)
-        self.register_outputs(
-            {"rack": rack.name, "sku": rack.sku, "su": rack.su, "nodes": list(args.nodes)}
-        )
+        self.register_outputs({"rack": rack.name, "sku": rack.sku, "su": rack.su, "nodes": nodes})
 
 
 @dataclass(frozen=True)
@@ -214,8 +224,8 @@ class ClusterArgs:
 
     plan: Plan
     """The plan every child reads."""
-    stack: str
-    """Stack name: names the inventory folder."""
+    deployment: Deployment
+    """The stack's paths and how its nodes are reached."""
     provision: bool = False
     """Also converge every rack with the provision playbook (Provisioning resources)."""
     admit: AdmitSettings | None = None
@@ -227,37 +237,29 @@ class Cluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN}:Cluster", name, None, opts)
-        plan = args.plan
+        plan, stack = args.plan, args.deployment.stack
         child = pulumi.ResourceOptions(parent=self)
         planes = [
             FabricPlane(f"{name}-{fp.name}-p{p}", FabricPlaneArgs(fp, p), child)
             for fp in plan.fabrics
             for p in fp.planes
         ]
-        nodes: dict[str, list[str]] = defaultdict(list)
-        for node in plan.nodes:
-            nodes[node.rack].append(node.name)
-        domains: dict[str, list[PlannedDomain]] = defaultdict(list)
-        for domain in plan.domains:
-            if len(domain.nodes) > 1:
-                domains[domain.rack].append(domain)
-        rendered = render_cluster_files(plan, args.stack)
-        folder = inventory_dir(args.stack)
+        rendered = render_cluster_files(plan, stack.name)
         cluster_files = {
             role: RenderedFiles(
                 f"{name}-{role}",
-                folder,
+                stack.inventory_dir,
                 {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)},
-                identity=args.stack,
+                identity=stack.name,
+                store=stack.workspace.artifacts,
                 opts=child,
             )
             for role, prefixes in CLUSTER_FILES.items()
         }
         provision_all = args.provision or args.admit is not None
-        roles = tree_hash(REPOSITORY, ("roles", "playbooks")) if provision_all else ""
+        roles = stack.workspace.digest("roles", "playbooks") if provision_all else ""
         after = (cluster_files["hosts"], cluster_files["group-vars"])
         results: list[pulumi.Output[dict[str, Any]]] = []
-        admitted: list[pulumi.Output[dict[str, Any]]] = []
         verdicts: dict[str, pulumi.Output[dict[str, Any]]] = {}
         for rack in plan.racks:
             provision = None
@@ -267,27 +269,14 @@ class Cluster(pulumi.ComponentResource):
                     rendered[f"group_vars/sku-{rack.sku}.yml"],
                 )
                 provision = Provision(roles, shared, after)
-            rack_args = RackArgs(
-                plan,
-                rack,
-                tuple(nodes[rack.name]),
-                tuple(domains[rack.name]),
-                args.stack,
-                provision,
-                args.admit,
-            )
+            rack_args = RackArgs(plan, rack, args.deployment, provision, args.admit)
             component = Rack(f"{name}-{rack.name}", rack_args, child)
             if component.provisioning is not None:
                 results.append(component.provisioning.results)
             if component.admission is not None:
-                admitted.append(component.admission.capacity)
                 verdicts[rack.name] = component.admission.verdicts
         for store in plan.cluster.storage:
-            clients = sum(
-                1
-                for n in plan.nodes
-                if store.fabric is None or n.name in plan.fabric(store.fabric).by_name
-            )
+            clients = len(plan.clients_of(store.name))
             StorageSystem(f"{name}-{store.name}", StorageSystemArgs(store, clients), child)
         self.nodes = len(plan.nodes)
         self.gpus = plan.gpus
@@ -297,10 +286,16 @@ class Cluster(pulumi.ComponentResource):
             }
             for p in planes
         }
-        self.inventory = f"{folder}/hosts.yml"
+        self.inventory = f"{stack.inventory_dir}/hosts.yml"
         self.provisioned = pulumi.Output.all(*results).apply(_merge) if results else None
         """Per-host provisioning results of every rack (when provisioning)."""
-        self.admitted = pulumi.Output.all(*admitted).apply(_capacity) if admitted else None
+        self.admitted = (
+            pulumi.Output.all(*verdicts.values()).apply(
+                lambda racks: plan.capacity(n for r in racks for n in (r or {}).get("admitted", []))
+            )
+            if verdicts
+            else None
+        )
         """Admitted nodes and GPUs per SKU (when admitting)."""
         self.verdicts = verdicts
         """Each rack's admission verdicts (when admitting)."""
@@ -314,47 +309,30 @@ class Cluster(pulumi.ComponentResource):
         )
 
 
-def _admission(name: str, args: RackArgs, after: Provisioning, parent: Rack) -> Admission:
+def _admission(
+    name: str, args: RackArgs, nodes: tuple[str, ...], after: Provisioning, parent: Rack
+) -> Admission:
     assert args.admit is not None
-    plan = args.plan
-    mine = [n for n in plan.nodes if n.rack == args.rack.name]
-    gpus = {n.name: gpu_count(expected_state(plan, n)) for n in mine}
-    skus = {n.name: n.sku for n in mine}
+    stack = args.deployment.stack
+    inputs = AdmissionInputs(
+        stack=stack.name,
+        rack=args.rack.name,
+        hosts=nodes,
+        inventory=f"{stack.inventory_dir}/hosts.yml",
+        domains={d.name: d.nodes for d in args.plan.shared_domains_in(args.rack.name)},
+        policy=args.admit.policy,
+        dcgm_level=args.admit.dcgm_level,
+        suite_hash=args.admit.suite_hash,
+        repairs={n: args.admit.repairs[n] for n in nodes if n in args.admit.repairs},
+    )
+    provisioned = after.results.apply(lambda r: text_hash([json.dumps(r, sort_keys=True)]))
     return Admission(
         f"{name}-admission",
-        {
-            "stack": args.stack,
-            "rack": args.rack.name,
-            "hosts": list(args.nodes),
-            "inventory": f"{inventory_dir(args.stack)}/hosts.yml",
-            "domains": {d.name: list(d.nodes) for d in args.domains},
-            "policy": args.admit.policy,
-            "dcgm_level": args.admit.dcgm_level,
-            "node_skus": {n: skus[n] for n in args.nodes},
-            "node_gpus": {n: gpus[n] for n in args.nodes},
-            "provisioned_hash": after.results.apply(
-                lambda r: text_hash([json.dumps(r, sort_keys=True)])
-            ),
-            "suite_hash": args.admit.suite_hash,
-        },
+        inputs,
+        provisioned,
+        args.deployment.access,
         pulumi.ResourceOptions(parent=parent, depends_on=[after]),
     )
-
-
-def gpu_count(expected: dict[str, Any]) -> int:
-    """GPUs of a node from its expected state (none on a CPU node)."""
-    return int((expected.get("gpu") or {}).get("count", 0))
-
-
-def _capacity(results: list[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
-    """Admitted nodes and GPUs per SKU, summed over the racks' Admission outputs."""
-    total: dict[str, dict[str, int]] = {}
-    for rack in results:
-        for sku, row in (rack or {}).items():
-            into = total.setdefault(sku, {"nodes": 0, "gpus": 0})
-            into["nodes"] += row["nodes"]
-            into["gpus"] += row["gpus"]
-    return dict(sorted(total.items()))
 
 
 def _merge(results: list[dict[str, Any] | None]) -> dict[str, Any]:

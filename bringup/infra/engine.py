@@ -3,7 +3,8 @@
 The program runs inline (in this process), the backend is a local folder of the project
 (``.state/pulumi``) and secrets use the passphrase provider. The engine works in its own folder,
 ``.state/workspace/<stack>``, with a copy of the stack's config, so that the stack files under
-``stacks/`` are never rewritten by the engine.
+``stacks/`` are never rewritten by the engine. Every path comes from the Workspace; the engine's
+provider processes find the project through ``$BRINGUP_ROOT``.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from bringup.access import Access
 from bringup.atomic import write_atomic
+from bringup.errors import BringupError
 from bringup.infra import blobs
-from bringup.infra.components import AdmitSettings
+from bringup.infra.components import AdmitSettings, Deployment
 from bringup.infra.files import STAGED
 from bringup.infra.program import cluster_program
 from bringup.spec import Cluster
+from bringup.workspace import ROOT_VARIABLE, Workspace
 
 PROJECT = "bringup"
-LAB_PASSPHRASE = "bringup-lab"  # documented default for the lab stack only
-"""The `lab` stack's default passphrase; every other stack needs PULUMI_CONFIG_PASSPHRASE."""
+PASSPHRASE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE"
 
 
-class EngineError(Exception):
+class EngineError(BringupError):
     """The engine cannot be used: no CLI, no passphrase, a failed operation."""
 
 
@@ -44,61 +47,49 @@ class Outcome:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
-def default_tools() -> Path:
-    """The folder scripts/build-pulumi builds into (``<repository>/.tools``)."""
-    return Path(__file__).resolve().parents[2] / ".tools"
-
-
 @dataclass(frozen=True)
 class Engine:
-    """Where the engine runs: the project root (inventory, state) and the Pulumi CLI folder."""
+    """The engine of one project: where its state lives and what `up` declares."""
 
-    root: Path
-    tools: Path = field(default_factory=default_tools)
+    workspace: Workspace
     provision: bool = False
     """Declare a Provisioning resource per rack: `up` converges the nodes it changed."""
     admit: AdmitSettings | None = None
     """Declare an Admission resource per rack after its Provisioning (implies provision)."""
-
-    @property
-    def state(self) -> Path:
-        """Local backend folder."""
-        return self.root / ".state" / "pulumi"
-
-    def workspace(self, stack: str) -> Path:
-        """The engine's own project folder for `stack`."""
-        return self.root / ".state" / "workspace" / stack
+    access: Access = field(default_factory=Access)
+    """How Provisioning and Admission reach the stack's nodes."""
+    default_passphrase: str | None = None
+    """The passphrase when PULUMI_CONFIG_PASSPHRASE is unset (the lab's documented default)."""
 
     def passphrase(self, stack: str) -> str:
-        """PULUMI_CONFIG_PASSPHRASE, or the lab stack's documented default."""
-        value = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+        """PULUMI_CONFIG_PASSPHRASE, or the default this engine was given."""
+        value = os.environ.get(PASSPHRASE_VARIABLE) or self.default_passphrase
         if value:
             return value
-        if stack == "lab":
-            return LAB_PASSPHRASE
         raise EngineError(
-            f"stack {stack!r}: set PULUMI_CONFIG_PASSPHRASE (only the lab stack has a default)"
+            f"stack {stack!r}: set {PASSPHRASE_VARIABLE} (only stacks reached through the lab "
+            "have a default)"
         )
 
     def _env(self, stack: str) -> dict[str, str]:
-        tools = self.tools / "bin"
+        tools = self.workspace.tools / "bin"
         return {
-            "PULUMI_CONFIG_PASSPHRASE": self.passphrase(stack),
-            "PULUMI_BACKEND_URL": f"file://{self.state}",
-            "PULUMI_HOME": str(self.root / ".state" / "pulumi-home"),
+            PASSPHRASE_VARIABLE: self.passphrase(stack),
+            "PULUMI_BACKEND_URL": f"file://{self.workspace.pulumi_backend}",
+            "PULUMI_HOME": str(self.workspace.pulumi_home),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             # The file backend rewrites the whole state after every step, quadratic in the
             # number of racks; our resources are idempotent writes, so a run cut short is simply
             # converged again by the next one. Saves the state once, at the end.
             "PULUMI_SKIP_CHECKPOINTS": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "BRINGUP_ROOT": str(self.root),
+            ROOT_VARIABLE: str(self.workspace.root),
             "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}",
         }
 
     def _command(self) -> auto.PulumiCommand:
-        if (self.tools / "bin" / "pulumi").exists():
-            return auto.PulumiCommand(root=str(self.tools))
+        if (self.workspace.tools / "bin" / "pulumi").exists():
+            return auto.PulumiCommand(root=str(self.workspace.tools))
         if shutil.which("pulumi") is None:
             raise EngineError(
                 "no Pulumi engine: run scripts/build-pulumi (make does) or install pulumi"
@@ -107,12 +98,12 @@ class Engine:
 
     def stack(self, name: str, cluster: Cluster) -> auto.Stack:
         """Select (or create) the stack, with the inline program planning `cluster`."""
-        work = self.workspace(name)
+        paths = self.workspace.stack(name)
+        work = paths.engine
         work.mkdir(parents=True, exist_ok=True)
-        self.state.mkdir(parents=True, exist_ok=True)
+        self.workspace.pulumi_backend.mkdir(parents=True, exist_ok=True)
         _write_stack_config(work / f"Pulumi.{name}.yaml", cluster)
         env = self._env(name)
-        os.environ["BRINGUP_ROOT"] = str(self.root)  # the inline program stages blobs here
         opts = auto.LocalWorkspaceOptions(
             work_dir=str(work),
             env_vars=env,
@@ -125,10 +116,11 @@ class Engine:
                 backend=auto.ProjectBackend(url=env["PULUMI_BACKEND_URL"]),
             ),
         )
+        deployment = Deployment(paths, self.access)
         return auto.create_or_select_stack(
             stack_name=name,
             project_name=PROJECT,
-            program=lambda: _run(cluster, name, self.provision, self.admit),
+            program=lambda: _run(cluster, deployment, self.provision, self.admit),
             opts=opts,
         )
 
@@ -155,7 +147,7 @@ class Engine:
             color="never",
             continue_on_error=self.provision or self.admit is not None or None,
         )
-        blobs.prune(set(STAGED), self.root)
+        blobs.prune(set(STAGED), self.workspace.artifacts)
         outputs = {k: v.value for k, v in result.outputs.items()}
         return Outcome(_counts(result.summary.resource_changes), steps, outputs)
 
@@ -174,8 +166,10 @@ class Engine:
         return len(deployment.get("resources", []))
 
 
-def _run(cluster: Cluster, stack: str, provision: bool, admit: AdmitSettings | None) -> None:
-    cluster_program(cluster, stack, provision, admit)
+def _run(
+    cluster: Cluster, deployment: Deployment, provision: bool, admit: AdmitSettings | None
+) -> None:
+    cluster_program(cluster, deployment, provision, admit)
 
 
 def _write_stack_config(path: Path, cluster: Cluster) -> None:

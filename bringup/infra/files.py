@@ -1,8 +1,10 @@
 """RenderedFiles: a dynamic resource that owns a set of rendered files in one folder.
 
-Inputs are the folder, an identity (a change of it replaces the resource, e.g. a rack's SKU)
-and ``{relative path: sha256}``; the bytes come from the blob store. The provider only writes:
-atomically on create and update, and on delete it removes exactly the files it wrote.
+Inputs (:class:`FilesInputs`) are the folder (relative to the project), an identity (a change
+of it replaces the resource, e.g. a rack's SKU) and ``{relative path: sha256}``; the bytes come
+from the workspace's blob store. The provider only writes: atomically on create and update, and
+on delete it removes exactly the files it wrote. It runs in the engine's provider process, which
+finds the project through ``$BRINGUP_ROOT`` (Workspace.here).
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from bringup.atomic import write_atomic
 from bringup.infra import blobs
+from bringup.infra.inputs import Inputs
+from bringup.workspace import Workspace
+
+
+class FilesInputs(Inputs):
+    """The inputs of one RenderedFiles resource."""
+
+    dir: str
+    """The folder, relative to the project (inventory/<stack>)."""
+    identity: str
+    """What the files belong to; a new identity replaces the resource."""
+    files: dict[str, str]
+    """Relative path -> sha256 of the text in the blob store."""
 
 
 class RenderedFilesProvider(ResourceProvider):
@@ -25,10 +40,11 @@ class RenderedFilesProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Write every file."""
-        folder = _folder(props["dir"])
-        for rel, digest in sorted(props["files"].items()):
+        inputs = FilesInputs.of(props)
+        folder = _folder(inputs.dir)
+        for rel, digest in sorted(inputs.files.items()):
             _write(folder, rel, digest)
-        return CreateResult(id_=_id(props), outs=_outs(props))
+        return CreateResult(id_=_id(inputs), outs=inputs.props())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Changed hashes update; a new folder or identity replaces."""
@@ -38,19 +54,20 @@ class RenderedFilesProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Write the files whose hash changed and remove those no longer rendered."""
-        folder = _folder(news["dir"])
-        old_files: dict[str, str] = olds.get("files", {})
-        for rel, digest in sorted(news["files"].items()):
-            if old_files.get(rel) != digest or not (folder / rel).exists():
+        old, new = FilesInputs.of(olds), FilesInputs.of(news)
+        folder = _folder(new.dir)
+        for rel, digest in sorted(new.files.items()):
+            if old.files.get(rel) != digest or not (folder / rel).exists():
                 _write(folder, rel, digest)
-        for rel in sorted(set(old_files) - set(news["files"])):
+        for rel in sorted(set(old.files) - set(new.files)):
             _remove(folder, rel)
-        return UpdateResult(outs=_outs(news))
+        return UpdateResult(outs=new.props())
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the files this resource wrote, and folders left empty."""
-        folder = _folder(props["dir"])
-        for rel in sorted(props.get("files", {})):
+        inputs = FilesInputs.of(props)
+        folder = _folder(inputs.dir)
+        for rel in sorted(inputs.files):
             _remove(folder, rel)
 
 
@@ -65,13 +82,14 @@ class RenderedFiles(Resource, module="bringup", name="RenderedFiles"):
         folder: str,
         files: dict[str, str],
         identity: str,
+        store: Path,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Stage `files` ({relative path: text}) and declare them under `folder`."""
-        hashes = {rel: blobs.stage(text) for rel, text in sorted(files.items())}
+        """Stage `files` ({relative path: text}) in `store` and declare them under `folder`."""
+        hashes = {rel: blobs.stage(text, store) for rel, text in sorted(files.items())}
         STAGED.update(hashes.values())
-        props = {"dir": folder, "identity": identity, "files": hashes}
-        super().__init__(RenderedFilesProvider(), name, props, opts)
+        inputs = FilesInputs(dir=folder, identity=identity, files=hashes)
+        super().__init__(RenderedFilesProvider(), name, inputs.props(), opts)
 
 
 STAGED: set[str] = set()
@@ -79,20 +97,16 @@ STAGED: set[str] = set()
 
 
 def _folder(relative: str) -> Path:
-    return blobs.project_root() / relative
+    return Workspace.here().root / relative
 
 
-def _id(props: dict[str, Any]) -> str:
-    key = f"{props['dir']}\n{props['identity']}".encode()
+def _id(inputs: FilesInputs) -> str:
+    key = f"{inputs.dir}\n{inputs.identity}".encode()
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def _outs(props: dict[str, Any]) -> dict[str, Any]:
-    return {"dir": props["dir"], "identity": props["identity"], "files": dict(props["files"])}
-
-
 def _write(folder: Path, rel: str, digest: str) -> None:
-    write_atomic(folder / rel, blobs.load(digest))
+    write_atomic(folder / rel, blobs.load(digest, Workspace.here().artifacts))
 
 
 def _remove(folder: Path, rel: str) -> None:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import pulumi
 
-from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs
+from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs, Deployment
 from bringup.plan import make_plan
 from bringup.spec import Cluster as ClusterSpec
 
 
 def cluster_program(
-    cluster: ClusterSpec, stack: str, provision: bool = False, admit: AdmitSettings | None = None
+    cluster: ClusterSpec,
+    deployment: Deployment,
+    provision: bool = False,
+    admit: AdmitSettings | None = None,
 ) -> Cluster:
     """Plan `cluster` and declare its component tree; exports the stack outputs."""
-    root = Cluster(cluster.name, ClusterArgs(make_plan(cluster), stack, provision, admit))
+    args = ClusterArgs(make_plan(cluster), deployment, provision, admit)
+    root = Cluster(cluster.name, args)
     pulumi.export("nodes", root.nodes)
     pulumi.export("gpus", root.gpus)
     pulumi.export("switches", root.switches)

@@ -1,25 +1,43 @@
 """Provisioning: a dynamic resource that converges one rack's nodes with the provision playbook.
 
-Its inputs are the rack's hosts and two hashes: of the variables rendered for those hosts and of
-the roles and playbooks. `up` converges the racks whose inputs changed and only those. The
-outputs are the per-host results; a rack with a failed or unreachable host fails its resource
-with a message naming each host and task, while the other racks go on converging.
+Its inputs (:class:`ProvisioningInputs`) are the rack's hosts and two hashes: of the variables
+rendered for those hosts and of the roles and playbooks. `up` converges the racks whose inputs
+changed and only those. The provider carries the stack's Access (pickled with it, not an input:
+a new key path converges nothing). The outputs are the per-host results; a rack with a failed or
+unreachable host fails its resource with a message naming each host and task, while the other
+racks go on converging.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from bringup.infra import blobs
-from bringup.provision.runner import REPOSITORY, lab_settings
+from bringup.access import Access
+from bringup.infra.inputs import Inputs
+from bringup.provision.runner import ProvisionRequest, run_in_process
+from bringup.workspace import Workspace
+
+DIFF_KEYS = ("hosts", "vars_hash", "roles_hash", "playbook", "inventory")
+
+
+class ProvisioningInputs(Inputs):
+    """The inputs of one rack's Provisioning resource."""
+
+    stack: str
+    rack: str
+    hosts: tuple[str, ...]
+    inventory: str
+    """The inventory's hosts.yml, relative to the project."""
+    playbook: str
+    """The playbook, relative to the repository."""
+    vars_hash: str
+    """Hash of the variables rendered for the rack's nodes (and the groups they read)."""
+    roles_hash: str
+    """Hash of roles/ and playbooks/."""
 
 
 class ProvisioningProvider(ResourceProvider):
@@ -27,69 +45,62 @@ class ProvisioningProvider(ResourceProvider):
 
     serialize_as_secret_always = False
 
+    def __init__(self, access: Access) -> None:
+        super().__init__()
+        self.access = access
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Converge the rack."""
-        return CreateResult(id_=f"{props['stack']}/{props['rack']}", outs=_converge(props))
+        inputs = ProvisioningInputs.of(props)
+        return CreateResult(id_=f"{inputs.stack}/{inputs.rack}", outs=self._converge(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Converge again when the hosts, their variables or the roles changed."""
-        keys = ("hosts", "vars_hash", "roles_hash", "playbook", "inventory")
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in DIFF_KEYS))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Converge the rack again."""
-        return UpdateResult(outs=_converge(news))
+        return UpdateResult(outs=self._converge(ProvisioningInputs.of(news)))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Nothing to undo: a node keeps what it was given until it is reprovisioned."""
 
-
-def _converge(props: dict[str, Any]) -> dict[str, Any]:
-    root = blobs.project_root()
-    ssh, extra_vars = lab_settings(root, props["stack"])
-    playbook = root / props["playbook"]
-    if not playbook.exists():  # a project folder apart from the repository (tests, benchmarks)
-        playbook = REPOSITORY / props["playbook"]
-    request = {
-        "playbook": str(playbook),
-        "inventory": str(root / props["inventory"]),
-        "private_data_dir": str(root / ".state" / "runs" / props["stack"] / props["rack"]),
-        "hosts": list(props["hosts"]),
-        "private_key": str(ssh.private_key) if ssh.private_key else None,
-        "known_hosts": str(ssh.known_hosts) if ssh.known_hosts else None,
-        "extra_vars": extra_vars,
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "bringup.provision"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if run.returncode != 0:
-        raise RuntimeError(f"rack {props['rack']}: the playbook run broke: {run.stderr[-1500:]}")
-    result = json.loads(run.stdout)
-    hosts = {
-        h: {k: r[k] for k in ("status", "changed", "failed_task", "message")}
-        for h, r in result["hosts"].items()
-    }
-    bad = [
-        f"{h} {r['status']}"
-        + (f" at '{r['failed_task']}'" if r["failed_task"] else "")
-        + f": {r['message']}"
-        for h, r in sorted(hosts.items())
-        if r["status"] in ("failed", "unreachable")
-    ]
-    missing = sorted(set(props["hosts"]) - set(hosts))
-    if not hosts:
-        output = (Path(result["artifacts"]) / "stdout").read_text(errors="replace")[-1500:]
-        raise RuntimeError(
-            f"rack {props['rack']}: the playbook did not run ({result['status']}): {output.strip()}"
+    def _converge(self, inputs: ProvisioningInputs) -> dict[str, Any]:
+        workspace = Workspace.here()
+        stack = workspace.stack(inputs.stack)
+        request = ProvisionRequest(
+            playbook=workspace.repository / inputs.playbook,
+            inventory=workspace.root / inputs.inventory,
+            private_data_dir=stack.runs / inputs.rack,
+            hosts=inputs.hosts,
+            access=self.access,
+            repository=workspace.repository,
         )
-    if bad or missing:
-        detail = "; ".join(bad + [f"{h} not reached by the play" for h in missing])
-        raise RuntimeError(f"rack {props['rack']}: {detail} (artifacts: {result['artifacts']})")
-    return {**props, "results": hosts}
+        try:
+            result = run_in_process(request)
+        except RuntimeError as error:
+            raise RuntimeError(f"rack {inputs.rack}: {error}") from None
+        hosts = {
+            h: r.model_dump(include={"status", "changed", "failed_task", "message"})
+            for h, r in result.hosts.items()
+        }
+        bad = [
+            f"{h} {r.status}"
+            + (f" at '{r.failed_task}'" if r.failed_task else "")
+            + f": {r.message}"
+            for h, r in sorted(result.hosts.items())
+            if r.status in ("failed", "unreachable")
+        ]
+        missing = sorted(set(inputs.hosts) - set(hosts))
+        if not hosts:
+            output = (result.artifacts / "stdout").read_text(errors="replace")[-1500:]
+            raise RuntimeError(
+                f"rack {inputs.rack}: the playbook did not run ({result.status}): {output.strip()}"
+            )
+        if bad or missing:
+            detail = "; ".join(bad + [f"{h} not reached by the play" for h in missing])
+            raise RuntimeError(f"rack {inputs.rack}: {detail} (artifacts: {result.artifacts})")
+        return {**inputs.props(), "results": hosts}
 
 
 class Provisioning(Resource, module="bringup", name="Provisioning"):
@@ -100,23 +111,13 @@ class Provisioning(Resource, module="bringup", name="Provisioning"):
     def __init__(
         self,
         name: str,
-        props: dict[str, Any],
+        inputs: ProvisioningInputs,
+        access: Access,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`props`: stack, rack, hosts, inventory, playbook, vars_hash, roles_hash."""
-        super().__init__(ProvisioningProvider(), name, {**props, "results": None}, opts)
-
-
-def tree_hash(root: Path, folders: tuple[str, ...]) -> str:
-    """sha256 over every file (path and bytes) under `folders` of `root`, in sorted order."""
-    digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted((root / folder).rglob("*")):
-            if path.is_file():
-                digest.update(
-                    str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0"
-                )
-    return digest.hexdigest()
+        """Converge `inputs.hosts`, reaching them as `access` says."""
+        props = {**inputs.props(), "results": None}
+        super().__init__(ProvisioningProvider(access), name, props, opts)
 
 
 def text_hash(texts: list[str]) -> str:

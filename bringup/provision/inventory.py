@@ -1,4 +1,4 @@
-"""Write a stack's rendered inventory to disk without Pulumi (for `bringup provision`)."""
+"""Write a stack's rendered inventory to disk without Pulumi (for `bringup provision`, `admit`)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ from pathlib import Path
 
 from bringup.atomic import write_atomic
 from bringup.plan import Plan
-from bringup.render import inventory_dir, render_cluster_files, render_rack_files
+from bringup.render import render_cluster_files, render_rack_files
+from bringup.workspace import StackPaths
 
 
-def write_inventory(plan: Plan, stack: str, root: Path) -> Path:
-    """Render every inventory file of `plan` under `root`; returns the hosts.yml path."""
-    folder = root / inventory_dir(stack)
-    files = render_cluster_files(plan, stack)
+def write_inventory(plan: Plan, stack: StackPaths) -> Path:
+    """Render every inventory file of `plan` into the stack's folder; returns hosts.yml."""
+    files = render_cluster_files(plan, stack.name)
     for rack in plan.racks:
-        files.update(render_rack_files(plan, stack, rack.name))
+        files.update(render_rack_files(plan, stack.name, rack.name))
     for rel, text in sorted(files.items()):
-        path = folder / rel
+        path = stack.inventory / rel
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         write_atomic(path, text.encode("utf-8"))
-    return folder / "hosts.yml"
+    return stack.hosts_file

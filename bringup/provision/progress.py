@@ -6,16 +6,15 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
-from bringup.provision.runner import RunResult, TaskEvent
+from bringup.provision.runner import TaskEvent
 
 
 class Progress:
     """Feed it TaskEvents (as `on_event`); it redraws one status line per event.
 
     >>> with Progress(hosts=4) as progress:  # doctest: +SKIP
-    ...     run_playbook(..., on_event=progress.update)
+    ...     run_playbook(request, on_event=progress.update)
     """
 
     def __init__(self, hosts: int, console: Console | None = None) -> None:
@@ -54,21 +53,3 @@ class Progress:
             f"hosts {len(self.seen)}/{self.hosts}  failed {len(self.failed)}  "
             f"unreachable {len(self.unreachable)}  task: {self.task}"
         )
-
-
-def result_table(result: RunResult, title: str) -> Table:
-    """One row per host: status, ok and changed counts, the failed task and its message."""
-    table = Table(title=title)
-    for column in ("host", "status", "ok", "changed", "failed task", "message"):
-        table.add_column(column)
-    styles = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta"}
-    for host, r in sorted(result.hosts.items()):
-        table.add_row(
-            host,
-            f"[{styles[r.status]}]{r.status}[/]",
-            str(r.ok),
-            str(r.changed),
-            r.failed_task or "",
-            r.message or "",
-        )
-    return table

@@ -1,38 +1,52 @@
 """One typed function over ansible-runner: run a playbook, stream its events, judge each host.
 
 Ansible stays the engine (at fleet scale the same runs go to AWX / Automation Platform, which
-run ansible-runner too). This wrapper adds what bringup needs around it: SSH settings that keep
-host-key checking on while reusing connections, forks sized to the hosts, typed events for a
-progress display, the artifact folder kept for inspection, and one result per host. A failed or
-unreachable host never stops the others: Ansible carries on with the rest of the play.
+run ansible-runner too). This wrapper adds what bringup needs around it: the Access's SSH
+settings (host-key checking stays on while connections are reused), forks sized to the hosts,
+typed events for a progress display, the artifact folder kept for inspection, one result per
+host, and an environment of only what Ansible needs: ansible-runner records the environment of
+each run in its artifacts, so nothing secret of the caller's (a ledger URL, the engine's
+passphrase) may reach it. A failed or unreachable host never stops the others: Ansible carries
+on with the rest of the play.
+
+The request and the result are typed models with a JSON form, so a run crosses a process
+boundary unchanged (``python -m bringup.provision``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import ansible_runner  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-"""Where roles/, playbooks/ and ansible.cfg live (they ship with bringup)."""
+from bringup.access import Access
+from bringup.workspace import REPOSITORY
+
 HostStatus = Literal["ok", "changed", "failed", "unreachable"]
 EventStatus = Literal["started", "ok", "changed", "failed", "unreachable", "skipped"]
 MAX_FORKS = 256
 STRATEGY_VARIABLE = "BRINGUP_ANSIBLE_STRATEGY"
 """Environment variable naming the Ansible strategy; `linear` runs stock Ansible."""
 DEFAULT_STRATEGY = "mitogen_linear"
+PASSED_ENVIRONMENT = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TERM", "SSH_AUTH_SOCK", "TZ"}
+)
+"""What a playbook run keeps of the caller's environment (ansible-runner records it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class TaskEvent:
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TaskEvent(_Model):
     """One host finishing one task (or starting a task, with `status` 'started')."""
 
     host: str
@@ -41,8 +55,7 @@ class TaskEvent:
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HostResult:
+class HostResult(_Model):
     """What one run did to one host."""
 
     host: str
@@ -53,14 +66,13 @@ class HostResult:
     message: str | None = None
 
 
-@dataclass(frozen=True)
-class RunResult:
+class ProvisionResult(_Model):
     """The outcome of one playbook run."""
 
     status: str  # ansible-runner's: successful, failed, timeout, canceled
     rc: int
     artifacts: Path
-    hosts: dict[str, HostResult] = field(default_factory=dict)
+    hosts: dict[str, HostResult] = {}
 
     def with_status(self, status: HostStatus) -> list[str]:
         """Hosts whose result is `status`, sorted."""
@@ -71,111 +83,131 @@ class RunResult:
         """Every host ok or changed."""
         return bool(self.hosts) and all(r.status in ("ok", "changed") for r in self.hosts.values())
 
+    def to_json(self) -> str:
+        """The result as JSON."""
+        return self.model_dump_json()
 
-def lab_settings(root: Path, stack: str) -> tuple[SshSettings, dict[str, Any]]:
-    """SSH settings and extra variables of the stack's lab, when one was brought up here.
-
-    The lab leaves its key, known_hosts and Ansible overrides under ``.lab/<stack>/``; against
-    real hosts there is none and Ansible's own SSH configuration applies.
-    """
-    lab = root / ".lab" / stack
-    if not (lab / "ssh").exists():
-        return SshSettings(), {}
-    extra = lab / "extra_vars.json"
-    variables = json.loads(extra.read_text()) if extra.exists() else {}
-    return SshSettings(lab / "ssh" / "id_ed25519", lab / "ssh" / "known_hosts"), variables
+    @classmethod
+    def from_json(cls, text: str) -> ProvisionResult:
+        """The result `to_json` wrote."""
+        return cls.model_validate_json(text)
 
 
-@dataclass(frozen=True)
-class SshSettings:
-    """How Ansible reaches the hosts: a key, a known_hosts file, strict checking always on."""
+class ProvisionRequest(_Model):
+    """One playbook run: which playbook, on which hosts of which inventory, reached how."""
 
-    private_key: Path | None = None
-    known_hosts: Path | None = None
-    user: str = "root"
+    playbook: Path
+    inventory: Path
+    private_data_dir: Path
+    """ansible-runner's folder; the run's artifacts stay in its artifacts/<ident>."""
+    access: Access = Access()
+    hosts: tuple[str, ...] | None = None
+    """Ansible's --limit; None runs every host of the inventory."""
+    extra_vars: dict[str, object] = {}
+    """Variables beyond the Access's own extra variables."""
+    check: bool = False
+    ident: str | None = None
+    repository: Path = REPOSITORY
+    """Where roles/ and ansible.cfg are."""
 
-    def env(self) -> dict[str, str]:
-        """Ansible environment variables for these settings."""
-        # A connection master whose host went away (a lab node recreated at the same address, a
-        # node rebooted) must not hang the next task: keepalives end it within 15 s.
-        args = [
-            "-o ControlMaster=auto",
-            "-o ControlPersist=60s",
-            "-o ServerAliveInterval=5",
-            "-o ServerAliveCountMax=3",
-            "-o StrictHostKeyChecking=yes",
-        ]
-        if self.known_hosts is not None:
-            args.append(f"-o UserKnownHostsFile={self.known_hosts}")
-        env = {
-            "ANSIBLE_HOST_KEY_CHECKING": "True",
-            "ANSIBLE_PIPELINING": "True",
-            "ANSIBLE_SSH_ARGS": " ".join(args),
-            "ANSIBLE_REMOTE_USER": self.user,
-        }
-        if self.private_key is not None:
-            env["ANSIBLE_PRIVATE_KEY_FILE"] = str(self.private_key)
-        return env
+    def to_json(self) -> str:
+        """The request as JSON."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> ProvisionRequest:
+        """The request `to_json` wrote."""
+        return cls.model_validate_json(text)
 
 
 def run_playbook(
-    playbook: Path,
-    *,
-    inventory: Path,
-    private_data_dir: Path,
-    hosts: Sequence[str] | None = None,
-    ssh: SshSettings | None = None,
-    extra_vars: Mapping[str, Any] | None = None,
-    check: bool = False,
-    on_event: Callable[[TaskEvent], None] | None = None,
-    ident: str | None = None,
-) -> RunResult:
-    """Run `playbook` against `inventory` (limited to `hosts`) and judge every host.
+    request: ProvisionRequest, *, on_event: Callable[[TaskEvent], None] | None = None
+) -> ProvisionResult:
+    """Run the request's playbook against its inventory (limited to its hosts); judge each host.
 
     The artifacts (events, stdout, status) stay in ``private_data_dir/artifacts/<ident>``.
     """
-    private_data_dir.mkdir(parents=True, exist_ok=True)
+    folder = request.private_data_dir
+    folder.mkdir(parents=True, exist_ok=True)
     # ansible-runner keeps the settings it was given in env/ and a later run that passes none
     # reads them back (a check-mode flag would stick); each run starts from its own settings.
-    shutil.rmtree(private_data_dir / "env", ignore_errors=True)
+    shutil.rmtree(folder / "env", ignore_errors=True)
+    hosts = request.hosts
     forks = max(1, min(len(hosts) if hosts else MAX_FORKS, MAX_FORKS))
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "ANSIBLE_ROLES_PATH": str(REPOSITORY / "roles"),
+        "ANSIBLE_ROLES_PATH": str(request.repository / "roles"),
         # ansible refuses to start without a UTF-8 locale (a daemon's environment may have none)
         "LC_ALL": "C.UTF-8",
         "LANG": "C.UTF-8",
         "ANSIBLE_FORCE_COLOR": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        **(ssh or SshSettings()).env(),
+        **request.access.ansible_env(),
     }
     # Connection masters of this run only: one left by an earlier run may hold a connection to
     # a host that no longer exists at that address.
-    control = Path(tempfile.mkdtemp(prefix="cp-", dir=private_data_dir))
+    control = Path(tempfile.mkdtemp(prefix="cp-", dir=folder))
     env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control)
     env.update(_strategy_env(os.environ.get(STRATEGY_VARIABLE, DEFAULT_STRATEGY)))
-    if (REPOSITORY / "ansible.cfg").exists():
-        env["ANSIBLE_CONFIG"] = str(REPOSITORY / "ansible.cfg")
+    if (request.repository / "ansible.cfg").exists():
+        env["ANSIBLE_CONFIG"] = str(request.repository / "ansible.cfg")
     collector = _Collector(on_event)
-    cmdline = "--check --diff" if check else None
     try:
-        runner = ansible_runner.run(
-            private_data_dir=str(private_data_dir),
-            playbook=str(playbook.resolve()),
-            inventory=str(inventory.resolve()),
+        runner = ansible_runner.interface.init_runner(
+            private_data_dir=str(folder),
+            playbook=str(request.playbook.resolve()),
+            inventory=str(request.inventory.resolve()),
             limit=",".join(hosts) if hosts else None,
-            extravars=dict(extra_vars or {}),
+            extravars={**request.access.extra_vars, **request.extra_vars},
             envvars=env,
             forks=forks,
-            cmdline=cmdline,
-            ident=ident,
+            cmdline="--check --diff" if request.check else None,
+            ident=request.ident,
             quiet=True,
             event_handler=collector.handle,
         )
+        runner.config.env = _passed(runner.config.env)
+        runner.run()
     finally:
         shutil.rmtree(control, ignore_errors=True)
     artifacts = Path(runner.config.artifact_dir)
-    return RunResult(runner.status, runner.rc, artifacts, collector.results(runner.stats or {}))
+    return ProvisionResult(
+        status=runner.status,
+        rc=runner.rc,
+        artifacts=artifacts,
+        hosts=collector.results(runner.stats or {}),
+    )
+
+
+def run_in_process(request: ProvisionRequest) -> ProvisionResult:
+    """`run_playbook` in a process of its own (``python -m bringup.provision``), JSON both ways.
+
+    Inside Pulumi's dynamic-provider process (a gRPC server with its threads and descriptors)
+    ansible-runner's pexpect child does not start reliably; a fresh process always gives it a
+    clean terminal. Its environment is only what a run keeps (PASSED_ENVIRONMENT).
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "bringup.provision"],
+        input=request.to_json(),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k in PASSED_ENVIRONMENT | {STRATEGY_VARIABLE}},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the playbook run broke: {done.stderr.strip()[-1500:]}")
+    return ProvisionResult.from_json(done.stdout)
+
+
+def _passed(env: Mapping[str, str]) -> dict[str, str]:
+    """ansible-runner's environment for the run without what it copied of the caller's own
+    (except PASSED_ENVIRONMENT): it seeds the run with the whole of os.environ."""
+    inherited = os.environ
+    return {
+        k: v
+        for k, v in env.items()
+        if k in PASSED_ENVIRONMENT or k not in inherited or inherited[k] != v
+    }
 
 
 def _strategy_env(strategy: str) -> dict[str, str]:
@@ -201,14 +233,14 @@ class _Collector:
         self.failed: dict[str, tuple[str, str]] = {}
         self.unreachable: dict[str, str] = {}
 
-    def handle(self, event: dict[str, Any]) -> bool:
-        kind = event.get("event", "")
-        data = event.get("event_data", {})
-        host, task = data.get("host"), data.get("task", "")
-        status: EventStatus | None = _STATUS.get(kind)
-        if status is None or host is None:
+    def handle(self, event: Mapping[str, object]) -> bool:
+        status: EventStatus | None = _STATUS.get(str(event.get("event", "")))
+        data = event.get("event_data")
+        if status is None or not isinstance(data, dict) or data.get("host") is None:
             return True
-        result = data.get("res", {}) or {}
+        host, task = str(data["host"]), str(data.get("task", ""))
+        result = data.get("res")
+        result = result if isinstance(result, dict) else {}
         if status == "ok" and result.get("changed"):
             status = "changed"
         message = _message(result) if status in ("failed", "unreachable") else None
@@ -219,7 +251,7 @@ class _Collector:
         elif status == "failed":
             status = "ok"  # ignore_errors: the play goes on and so does the host
         if self.on_event is not None:
-            self.on_event(TaskEvent(host, task, status, message))
+            self.on_event(TaskEvent(host=host, task=task, status=status, message=message))
         return True
 
     def results(self, stats: Mapping[str, Mapping[str, int]]) -> dict[str, HostResult]:
@@ -227,17 +259,23 @@ class _Collector:
         hosts |= set(self.failed) | set(self.unreachable)
         results = {}
         for host in sorted(hosts):
-            ok = stats.get("ok", {}).get(host, 0)
-            changed = stats.get("changed", {}).get(host, 0)
+            counts = {
+                "ok": stats.get("ok", {}).get(host, 0),
+                "changed": stats.get("changed", {}).get(host, 0),
+            }
             if host in self.unreachable:
+                message = self.unreachable[host]
                 results[host] = HostResult(
-                    host, "unreachable", ok, changed, None, self.unreachable[host]
+                    host=host, status="unreachable", message=message, **counts
                 )
             elif host in self.failed:
                 task, message = self.failed[host]
-                results[host] = HostResult(host, "failed", ok, changed, task, message)
+                results[host] = HostResult(
+                    host=host, status="failed", failed_task=task, message=message, **counts
+                )
             else:
-                results[host] = HostResult(host, "changed" if changed else "ok", ok, changed)
+                status: HostStatus = "changed" if counts["changed"] else "ok"
+                results[host] = HostResult(host=host, status=status, **counts)
         return results
 
 
@@ -250,7 +288,7 @@ _STATUS: dict[str, EventStatus] = {
 }
 
 
-def _message(result: Mapping[str, Any]) -> str:
+def _message(result: Mapping[str, object]) -> str:
     """The most useful line Ansible gave about a failure."""
     for key in ("msg", "stderr", "module_stderr", "reason"):
         value = result.get(key)

@@ -7,7 +7,6 @@ same threshold overrides, see tests/unit/validation/test_lab_suite.py).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,23 +18,21 @@ from typing import Any
 
 import pytest
 
-from bringup.admit.admission import AdmissionRequest, admit
-from bringup.admit.command import nvlink_domains
-from bringup.admit.fabric import lab_far_end
+from bringup.admit.admission import AdmissionCall, AdmissionRequest, admit
 from bringup.admit.ledger import Ledger
 from bringup.admit.verdict import DomainPolicy
 from bringup.lab.faults import Options
 from bringup.lab.lab import Lab
-from bringup.provision import run_playbook
+from bringup.provision import ProvisionRequest, run_playbook
 from bringup.provision.inventory import write_inventory
-from bringup.provision.runner import REPOSITORY, lab_settings
+from bringup.workspace import REPOSITORY, Workspace
 
 from ..validation.test_lab_suite import CPU, FAULT_TABLE, HGX1, HGX2, HOSTS, PLAN, tray
 
 pytestmark = pytest.mark.root
 
-DOMAINS = nvlink_domains(PLAN)
-TRAYS = next(iter(DOMAINS.values()))
+DOMAINS = {d.name: d.nodes for d in PLAN.shared_domains}
+TRAYS = list(next(iter(DOMAINS.values())))
 
 
 class Site:
@@ -43,9 +40,9 @@ class Site:
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
-        self.root = lab.project
-        self.inventory = write_inventory(PLAN, "lab", self.root)
-        self.ssh, self.extra_vars = lab_settings(self.root, "lab")
+        self.stack = lab.workspace.stack("lab")
+        self.root = lab.workspace.root
+        self.inventory = write_inventory(PLAN, self.stack)
 
     def request(self, hosts: list[str], policy: str, burn_in: bool = True) -> AdmissionRequest:
         return AdmissionRequest(
@@ -53,38 +50,33 @@ class Site:
             hosts=tuple(hosts),
             inventory=self.inventory,
             domains=DOMAINS,
+            work=self.stack.admission,
             policy=DomainPolicy.parse(policy),
             dcgm_level=1,
             burn_in=burn_in,
-            ssh=self.ssh,
-            ssh_config=self.lab.ssh_config,
-            extra_vars=self.extra_vars,
+            access=self.lab.access(),
         )
 
     def admit(self, ledger: Path, hosts: list[str], policy: str, burn_in: bool = True) -> Any:
         with Ledger.open(path=ledger) as opened:
-            return admit(
-                self.request(hosts, policy, burn_in),
-                opened,
-                self.root / ".state" / "admission",
-                far_end=lab_far_end(),
-            )
+            return admit(self.request(hosts, policy, burn_in), opened)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    lab = Lab(tmp_path_factory.mktemp("project"), "lab")
+    lab = Lab(Workspace(tmp_path_factory.mktemp("project")), "lab")
     lab.down()
     lab.up(PLAN)
     try:
         site = Site(lab)
         result = run_playbook(
-            REPOSITORY / "playbooks" / "provision.yml",
-            inventory=site.inventory,
-            private_data_dir=site.root / "runs",
-            hosts=HOSTS,
-            ssh=site.ssh,
-            extra_vars=site.extra_vars,
+            ProvisionRequest(
+                playbook=REPOSITORY / "playbooks" / "provision.yml",
+                inventory=site.inventory,
+                private_data_dir=site.root / "runs",
+                hosts=tuple(HOSTS),
+                access=lab.access(),
+            )
         )
         assert result.converged, result.hosts
         yield site
@@ -152,18 +144,8 @@ CRASH_HOSTS = [HGX1, HGX2, CPU, tray(1)]
 
 
 def _admit_process(site: Site, ledger: Path) -> subprocess.Popen[str]:
-    request = {
-        "root": str(site.root),
-        "stack": "lab",
-        "hosts": CRASH_HOSTS,
-        "inventory": str(site.inventory.relative_to(site.root)),
-        "domains": DOMAINS,
-        "policy": "quorum:1",
-        "dcgm_level": 1,
-        "burn_in": True,
-        "batch": 2,
-        "ledger": str(ledger),
-    }
+    request = site.request(CRASH_HOSTS, "quorum:1").model_copy(update={"batch": 2})
+    call = AdmissionCall(request=request, ledger=ledger)
     process = subprocess.Popen(
         [sys.executable, "-m", "bringup.admit"],
         stdin=subprocess.PIPE,
@@ -174,7 +156,7 @@ def _admit_process(site: Site, ledger: Path) -> subprocess.Popen[str]:
         start_new_session=True,  # kill -9 takes its ansible and pytest children too
     )
     assert process.stdin is not None
-    process.stdin.write(json.dumps(request))
+    process.stdin.write(call.to_json())
     process.stdin.close()
     return process
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bringup.admit.command import LEDGER_URL_VARIABLE
-from bringup.admit.findings import Finding
 from bringup.admit.ledger import Ledger
+from bringup.admit.prepare import LEDGER_URL_VARIABLE
 from bringup.cli import app
+from bringup.validation.report import Finding
 
 STACKS = Path(__file__).resolve().parents[3] / "stacks"
 NODE = "lab-h1-r01-k01-n1"

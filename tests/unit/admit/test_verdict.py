@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bringup.admit.findings import Finding, HostReport, TestOutcome
 from bringup.admit.verdict import (
     DomainPolicy,
     NodeVerdict,
@@ -13,6 +12,7 @@ from bringup.admit.verdict import (
     judge_domains,
     judge_node,
 )
+from bringup.validation.report import Finding, HostReport, TestOutcome
 
 NIC_DOWN = Finding(
     "nic:n1/rail5",
@@ -164,24 +164,3 @@ def test_single_node_domains_and_untouched_domains_are_not_judged() -> None:
 def test_bad_policies_are_refused_with_the_value(text: str) -> None:
     with pytest.raises(PolicyError, match=repr(text).replace("[", r"\[")):
         DomainPolicy.parse(text)
-
-
-def test_lab_far_end_reads_the_cable_from_the_host_end_alias(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import json
-    import subprocess
-
-    from bringup.admit import fabric
-
-    links = [
-        {"ifname": "bv0n1", "ifalias": "n1:mlx5_0/1 -> leaf-1:1", "flags": ["BROADCAST", "UP"]},
-        {"ifname": "bv0n2", "ifalias": "n1:mlx5_4/1 -> leaf-3:1", "flags": ["BROADCAST"]},
-        {"ifname": "eth0", "ifalias": "n1:mlx5_9/1", "flags": ["UP"]},  # not a lab port
-    ]
-    done = subprocess.CompletedProcess([], 0, json.dumps(links), "")
-    monkeypatch.setattr(fabric.subprocess, "run", lambda *a, **k: done)
-    far_end = fabric.lab_far_end()
-    assert far_end("n1:mlx5_0/1") is True
-    assert far_end("n1:mlx5_4/1") is False
-    assert far_end("n1:mlx5_9/1") is None

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bringup.admit.command import LEDGER_URL_VARIABLE
-from bringup.admit.findings import Finding
-from bringup.admit.ledger import Ledger
-from bringup.infra import admission
+from bringup.access import Access
+from bringup.admit import admission as admit_module
+from bringup.admit.admission import AdmissionCall, AdmissionResult
+from bringup.admit.prepare import LEDGER_URL_VARIABLE
+from bringup.admit.verdict import NodeVerdict
 from bringup.infra.admission import AdmissionProvider
+from bringup.validation.checks import Check
+from bringup.validation.report import Finding
 
 PROPS: dict[str, Any] = {
     "stack": "lab",
@@ -23,11 +25,11 @@ PROPS: dict[str, Any] = {
     "domains": {},
     "policy": "unit",
     "dcgm_level": 1,
-    "node_skus": {"n1": "hgx-h100", "n2": "hgx-h100"},
-    "node_gpus": {"n1": 8, "n2": 8},
     "provisioned_hash": "p1",
     "suite_hash": "s1",
+    "repairs": {},
 }
+ACCESS = Access(private_key=Path("/lab/id"), far_end="lab")
 
 
 @pytest.fixture(autouse=True)
@@ -38,51 +40,66 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_unchanged_inputs_do_not_judge_again() -> None:
-    assert not AdmissionProvider().diff("lab/r1", dict(PROPS), dict(PROPS)).changes
+    old = {**PROPS, "verdicts": {"admitted": ["n1", "n2"]}, "__provider": "x"}
+    assert not AdmissionProvider(ACCESS).diff("lab/r1", old, dict(PROPS)).changes
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("provisioned_hash", "p2"), ("suite_hash", "s2"), ("policy", "quorum:1"), ("hosts", ["n1"])],
+    [
+        ("provisioned_hash", "p2"),
+        ("suite_hash", "s2"),
+        ("policy", "quorum:1"),
+        ("hosts", ["n1"]),
+        ("repairs", {"n2": "2026-12-06T08:00:00Z#7"}),  # `bringup repaired n2`: judged again
+    ],
 )
 def test_a_changed_input_judges_again(key: str, value: object) -> None:
-    assert AdmissionProvider().diff("lab/r1", dict(PROPS), {**PROPS, key: value}).changes
+    assert AdmissionProvider(ACCESS).diff("lab/r1", dict(PROPS), {**PROPS, key: value}).changes
 
 
-def test_a_repaired_node_judges_its_rack_again(root: Path) -> None:
-    with Ledger.open(path=root / ".state" / "ledger.sqlite3") as ledger:
-        run = ledger.start_run("lab", ["n2"], {})
-        ledger.record_state("lab", "n2", "provisioned", run_id=run.id)
-        ledger.record_state("lab", "n2", "validating", run_id=run.id)
-        bad = Finding("gpu:n2/4", "gpu.count", "7", "8")
-        ledger.record_verdict(run.id, "lab", "n2", "quarantined", [bad])
-        ledger.finish_run(run.id)
-    assert not AdmissionProvider().diff("lab/r1", dict(PROPS), dict(PROPS)).changes
-    with Ledger.open(path=root / ".state" / "ledger.sqlite3") as ledger:
-        ledger.mark_repaired("lab", "n2", "GPU 4 reseated")
-    assert AdmissionProvider().diff("lab/r1", dict(PROPS), dict(PROPS)).changes
-
-
-def test_outputs_carry_verdicts_and_admitted_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
-    verdicts = {"run": "r", "admitted": ["n1"], "quarantined": {"n2": []}, "unreachable": []}
-    seen: list[dict[str, Any]] = []
+def test_outputs_carry_the_verdicts_and_the_run_gets_the_access(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = Finding("gpu:n2/4", Check.GPU_COUNT, "7", "8")
+    result = AdmissionResult(
+        run_id="r",
+        verdicts={
+            "n1": NodeVerdict("n1", "admitted"),
+            "n2": NodeVerdict("n2", "quarantined", (bad,), "gpu:n2/4 gpu.count"),
+        },
+        domains=(),
+        resumed=False,
+    )
+    seen: list[AdmissionCall] = []
 
     def fake_run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        seen.append(json.loads(kwargs["input"]))
-        return subprocess.CompletedProcess(argv, 0, json.dumps(verdicts), "")
+        seen.append(AdmissionCall.from_json(kwargs["input"]))
+        return subprocess.CompletedProcess(argv, 0, result.to_json(), "")
 
-    monkeypatch.setattr(admission.subprocess, "run", fake_run)
-    outs = AdmissionProvider().create(dict(PROPS)).outs
-    assert outs["verdicts"] == verdicts
-    assert outs["capacity"] == {"hgx-h100": {"nodes": 1, "gpus": 8}}
-    assert seen[0]["hosts"] == ["n1", "n2"]
-    assert seen[0]["burn_in"] is True
+    monkeypatch.setattr(admit_module.subprocess, "run", fake_run)
+    outs = AdmissionProvider(ACCESS).create(dict(PROPS)).outs
+    assert outs["verdicts"]["admitted"] == ["n1"]
+    assert outs["verdicts"]["quarantined"]["n2"][0]["check"] == "gpu.count"
+    (call,) = seen
+    assert call.request.hosts == ("n1", "n2")
+    assert call.request.burn_in is True
+    assert call.request.access == ACCESS
+    assert call.request.inventory == root / "inventory" / "lab" / "hosts.yml"
+    assert call.ledger == root / ".state" / "ledger.sqlite3"
 
 
 def test_a_run_that_cannot_judge_fails_the_resource(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(argv, 1, "", "Traceback ... LedgerError: no")
 
-    monkeypatch.setattr(admission.subprocess, "run", broken)
+    monkeypatch.setattr(admit_module.subprocess, "run", broken)
     with pytest.raises(RuntimeError, match=r"rack r1: admission could not run: .*LedgerError"):
-        AdmissionProvider().create(dict(PROPS))
+        AdmissionProvider(ACCESS).create(dict(PROPS))
+
+
+def test_the_provider_pickles_with_its_access() -> None:
+    import dill
+
+    again = dill.loads(dill.dumps(AdmissionProvider(ACCESS)))
+    assert again.access == ACCESS

@@ -10,10 +10,12 @@ import pulumi
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
-from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs
+from bringup.access import Access
+from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs, Deployment
 from bringup.plan import Plan, make_plan
 from bringup.render import render_cluster_files, render_rack_files
 from bringup.spec import load_cluster
+from bringup.workspace import Workspace
 
 STACKS = Path(__file__).resolve().parents[3] / "stacks"
 FILES = "pulumi-python:dynamic/bringup:RenderedFiles"
@@ -60,9 +62,11 @@ def _deploy(plan: Plan, provision: bool = False, admit: AdmitSettings | None = N
     """Declare the tree and wait until every registration reached the mocks."""
     made: list[Cluster] = []
 
+    deployment = Deployment(Workspace.here().stack("lab"), Access(private_key=Path("/k")))
+
     @pulumi.runtime.test
     def declare() -> None:
-        made.append(Cluster("lab", ClusterArgs(plan, "lab", provision, admit)))
+        made.append(Cluster("lab", ClusterArgs(plan, deployment, provision, admit)))
 
     declare()
     return made[0]
@@ -157,7 +161,8 @@ def test_no_provisioning_unless_asked(mocks: Recorder) -> None:
 
 
 def test_admission_is_one_resource_per_rack_after_its_provisioning(mocks: Recorder) -> None:
-    _deploy(PLAN, admit=AdmitSettings("quorum:16", 2, "suite-hash"))
+    repairs = {"lab-h1-r01-k02-t03": "2026-12-01T10:00:00Z#4", "lab-h1-r01-k01-n1": "x#1"}
+    _deploy(PLAN, admit=AdmitSettings("quorum:16", 2, "suite-hash", repairs))
     admission = {r.name: r.inputs for r in mocks.registered if r.typ.endswith("bringup:Admission")}
     kinds = {r.name for r in mocks.registered if r.typ.endswith("bringup:Provisioning")}
     racks = [r.name for r in PLAN.racks]
@@ -173,5 +178,5 @@ def test_admission_is_one_resource_per_rack_after_its_provisioning(mocks: Record
         2,
         "suite-hash",
     )
-    assert set(inputs["node_gpus"].values()) == {4}
+    assert inputs["repairs"] == {"lab-h1-r01-k02-t03": "2026-12-01T10:00:00Z#4"}  # its own
     assert mocks.monitor.parents[f"lab-{nvl72.name}-admission"] == f"lab-{nvl72.name}"

@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 
 from bringup.cli import app
 from bringup.infra.engine import Engine
+from bringup.lab import PASSPHRASE
 from bringup.plan import make_plan
 from bringup.render import render_cluster_files, render_rack_files
 from bringup.spec import Cluster, parse_cluster
+from bringup.workspace import Workspace
 
 pytestmark = pytest.mark.engine
 
@@ -50,7 +52,7 @@ def _reskued() -> Cluster:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return Engine(root=tmp_path_factory.mktemp("project"))
+    return Engine(Workspace(tmp_path_factory.mktemp("project")), default_passphrase=PASSPHRASE)
 
 
 def _files_on_disk(root: Path) -> dict[str, str]:
@@ -89,14 +91,14 @@ def test_preview_lists_the_expected_creates(engine: Engine) -> None:
     )
     assert _ops(outcome.steps, "create") == expected
     assert outcome.summary == {"create": len(expected) + 1}  # and the stack itself
-    assert not (engine.root / "inventory" / "lab").exists()  # a preview writes nothing
+    assert not (engine.workspace.root / "inventory" / "lab").exists()  # a preview writes nothing
 
 
 def test_up_writes_the_inventory(engine: Engine) -> None:
     cluster = parse_cluster(_lab())
     outcome = engine.up("lab", cluster)
     assert set(outcome.summary) == {"create"}
-    assert _files_on_disk(engine.root) == _rendered(cluster)
+    assert _files_on_disk(engine.workspace.root) == _rendered(cluster)
     assert outcome.outputs["inventory"] == "inventory/lab/hosts.yml"
     assert (outcome.outputs["nodes"], outcome.outputs["gpus"]) == (21, 88)
     assert outcome.outputs["switches"]["compute-p1"] == {"leaf": 8, "spine": 4, "core": 0}
@@ -115,13 +117,13 @@ def test_bad_config_exits_2_naming_the_field_and_touches_nothing(
     stacks = tmp_path / "stacks"
     stacks.mkdir()
     (stacks / "Pulumi.lab.yaml").write_text(yaml.safe_dump({"config": {"bringup:cluster": bad}}))
-    state = next((engine.root / ".state" / "pulumi").rglob("lab.json"))
-    before = (state.read_bytes(), _files_on_disk(engine.root))
-    monkeypatch.chdir(engine.root)
+    state = next((engine.workspace.root / ".state" / "pulumi").rglob("lab.json"))
+    before = (state.read_bytes(), _files_on_disk(engine.workspace.root))
+    monkeypatch.chdir(engine.workspace.root)
     result = CliRunner().invoke(app, ["up", "--stack", "lab", "--stacks-dir", str(stacks)])
     assert result.exit_code == 2
     assert "racks.0.units" in " ".join(result.output.split())
-    assert (state.read_bytes(), _files_on_disk(engine.root)) == before
+    assert (state.read_bytes(), _files_on_disk(engine.workspace.root)) == before
 
 
 def test_adding_a_rack_creates_only_its_resources(engine: Engine) -> None:
@@ -131,7 +133,7 @@ def test_adding_a_rack_creates_only_its_resources(engine: Engine) -> None:
     assert _ops(outcome.steps, "create") == {new_rack, f"{new_rack}-host-vars"}
     assert _ops(outcome.steps, "update") == ALL_HOST_FILES
     assert _ops(outcome.steps, "replace") | _ops(outcome.steps, "delete") == set()
-    assert _files_on_disk(engine.root) == _rendered(grown)
+    assert _files_on_disk(engine.workspace.root) == _rendered(grown)
 
 
 def test_changing_a_racks_sku_replaces_only_that_rack(engine: Engine) -> None:
@@ -142,12 +144,12 @@ def test_changing_a_racks_sku_replaces_only_that_rack(engine: Engine) -> None:
     # H200 nodes keep the H100's names, ports and cables: only the SKU groups, the group_vars
     # of the new SKU and the bill of materials change
     assert _ops(outcome.steps, "update") == {"lab-hosts", "lab-group-vars", "lab-bom"}
-    assert _files_on_disk(engine.root) == _rendered(changed)
+    assert _files_on_disk(engine.workspace.root) == _rendered(changed)
 
 
 def test_destroy_removes_every_file_and_leaves_an_empty_stack(engine: Engine) -> None:
     cluster = _reskued()
     outcome = engine.destroy("lab", cluster)
     assert set(outcome.summary) == {"delete"}
-    assert not (engine.root / "inventory" / "lab").exists()
+    assert not (engine.workspace.root / "inventory" / "lab").exists()
     assert engine.resource_count("lab", cluster) == 0

@@ -12,9 +12,11 @@ import pytest
 import yaml
 
 from bringup.infra.engine import Engine
+from bringup.lab import PASSPHRASE
 from bringup.lab.lab import Lab
 from bringup.plan import make_plan
 from bringup.spec import Cluster, parse_cluster
+from bringup.workspace import Workspace
 
 pytestmark = [pytest.mark.engine, pytest.mark.root]
 
@@ -34,11 +36,17 @@ def _cluster(grown: bool) -> Cluster:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("project")
-    lab = Lab(root, "lab")
+    lab = Lab(Workspace(root), "lab")
     lab.down()
     lab.up(make_plan(_cluster(grown=True)))  # the new rack's node is racked, not yet declared
     yield root
     lab.down()
+
+
+def _engine(project: Path) -> Engine:
+    workspace = Workspace(project)
+    access = Lab(workspace, "lab").access()
+    return Engine(workspace, provision=True, access=access, default_passphrase=PASSPHRASE)
 
 
 def _ops(steps: dict[str, str], op: str) -> set[str]:
@@ -46,18 +54,18 @@ def _ops(steps: dict[str, str], op: str) -> set[str]:
 
 
 def test_up_provisions_every_rack(project: Path) -> None:
-    outcome = Engine(project, provision=True).up("lab", _cluster(grown=False))
+    outcome = _engine(project).up("lab", _cluster(grown=False))
     provisioned = {n for n in _ops(outcome.steps, "create") if n.endswith("-provisioning")}
     assert provisioned == {"lab-lab-h1-r01-k01-provisioning", "lab-lab-h1-r01-k03-provisioning"}
 
 
 def test_adding_a_rack_provisions_only_its_nodes(project: Path) -> None:
-    outcome = Engine(project, provision=True).up("lab", _cluster(grown=True))
+    outcome = _engine(project).up("lab", _cluster(grown=True))
     new = "lab-lab-h1-r01-k04"
     assert _ops(outcome.steps, "create") == {new, f"{new}-host-vars", f"{new}-provisioning"}
     assert not [n for n in _ops(outcome.steps, "update") if n.endswith("-provisioning")]
 
 
 def test_a_second_up_converges_nothing(project: Path) -> None:
-    outcome = Engine(project, provision=True).up("lab", _cluster(grown=True))
+    outcome = _engine(project).up("lab", _cluster(grown=True))
     assert set(outcome.summary) == {"same"}

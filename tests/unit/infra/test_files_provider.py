@@ -12,6 +12,11 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from bringup.infra import blobs
 from bringup.infra.files import RenderedFilesProvider
+from bringup.workspace import Workspace
+
+
+def STORE() -> Path:
+    return Workspace.here().artifacts
 
 
 @pytest.fixture
@@ -26,7 +31,7 @@ def _props(
     return {
         "dir": folder,
         "identity": identity,
-        "files": {rel: blobs.stage(text) for rel, text in files.items()},
+        "files": {rel: blobs.stage(text, STORE()) for rel, text in files.items()},
     }
 
 
@@ -109,13 +114,14 @@ def test_provider_survives_the_engine_pickle_round_trip(root: Path) -> None:
 
 
 def test_blob_store_is_content_addressed_and_prunable(root: Path) -> None:
-    digest = blobs.stage("hello\n")
-    assert digest == blobs.stage("hello\n")
-    assert blobs.load(digest) == b"hello\n"
-    other = blobs.stage("bye\n")
-    assert blobs.prune({digest}) == 1
+    store = root / ".state" / "artifacts"
+    digest = blobs.stage("hello\n", store)
+    assert digest == blobs.stage("hello\n", store)
+    assert blobs.load(digest, store) == b"hello\n"
+    other = blobs.stage("bye\n", store)
+    assert blobs.prune({digest}, store) == 1
     with pytest.raises(FileNotFoundError):
-        blobs.load(other)
+        blobs.load(other, store)
 
 
 def test_parallel_deletes_of_one_folder_all_succeed(root: Path) -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bringup.infra.provisioning import ProvisioningProvider, text_hash, tree_hash
+from bringup.access import Access
+from bringup.infra.provisioning import ProvisioningProvider, text_hash
+from bringup.workspace import Workspace
 
 PLAYBOOK = """
 - name: Converge
@@ -47,7 +49,8 @@ def _props(hosts: list[str], vars_hash: str = "v1") -> dict[str, object]:
         "rack": "r1",
         "hosts": hosts,
         "inventory": "inventory/t/hosts.yml",
-        "playbook": "playbooks/provision.yml",
+        # a playbook of the test's own project (absolute: not the repository's)
+        "playbook": str(Workspace.here().root / "playbooks" / "provision.yml"),
         "vars_hash": vars_hash,
         "roles_hash": "x",
         "results": None,
@@ -55,8 +58,9 @@ def _props(hosts: list[str], vars_hash: str = "v1") -> dict[str, object]:
 
 
 def test_create_converges_only_the_racks_hosts(root: Path) -> None:
-    result = ProvisioningProvider().create(_props(["n1", "n2"]))
+    result = ProvisioningProvider(Access()).create(_props(["n1", "n2"]))
     assert sorted(p.name for p in (root / "markers").iterdir()) == ["n1", "n2"]
+    assert result.outs["hosts"] == ["n1", "n2"]
     assert {h: r["status"] for h, r in result.outs["results"].items()} == {
         "n1": "changed",
         "n2": "changed",
@@ -66,7 +70,7 @@ def test_create_converges_only_the_racks_hosts(root: Path) -> None:
 
 def test_a_failed_host_fails_the_resource_naming_host_and_task(root: Path) -> None:
     with pytest.raises(RuntimeError) as error:
-        ProvisioningProvider().create(_props(["n3", "n4"]))
+        ProvisioningProvider(Access()).create(_props(["n3", "n4"]))
     message = str(error.value)
     assert "n4 failed at 'Converge | Fail where asked': dcgmi diag failed on GPU 3" in message
     assert "n3" not in message.split("(artifacts")[0]
@@ -74,7 +78,7 @@ def test_a_failed_host_fails_the_resource_naming_host_and_task(root: Path) -> No
 
 
 def test_diff_converges_again_only_when_inputs_change(root: Path) -> None:
-    provider = ProvisioningProvider()
+    provider = ProvisioningProvider(Access())
     old = {**_props(["n1"]), "results": {"n1": {"status": "ok"}}}
     assert provider.diff("t/r1", old, _props(["n1"])).changes is False
     assert provider.diff("t/r1", old, _props(["n1"], vars_hash="v2")).changes is True
@@ -84,7 +88,8 @@ def test_diff_converges_again_only_when_inputs_change(root: Path) -> None:
 def test_hashes_follow_content(tmp_path: Path) -> None:
     (tmp_path / "roles" / "a").mkdir(parents=True)
     (tmp_path / "roles" / "a" / "main.yml").write_text("x")
-    before = tree_hash(tmp_path, ("roles", "playbooks"))
+    workspace = Workspace(tmp_path, repository=tmp_path)
+    before = workspace.digest("roles", "playbooks")
     (tmp_path / "roles" / "a" / "main.yml").write_text("y")
-    assert tree_hash(tmp_path, ("roles", "playbooks")) != before
+    assert workspace.digest("roles", "playbooks") != before
     assert text_hash(["a", "b"]) != text_hash(["ab"])

@@ -11,10 +11,10 @@ import pytest
 from bringup.lab.faults import Options
 from bringup.lab.lab import Lab
 from bringup.plan import make_plan
-from bringup.provision import TaskEvent, run_playbook
+from bringup.provision import ProvisionRequest, TaskEvent, run_playbook
 from bringup.provision.inventory import write_inventory
-from bringup.provision.runner import REPOSITORY, lab_settings
 from bringup.spec import load_cluster
+from bringup.workspace import REPOSITORY, Workspace
 
 pytestmark = pytest.mark.root
 
@@ -24,7 +24,7 @@ HOSTS = [n.name for n in PLAN.nodes[:2]]  # the two HGX H100 nodes
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("project"), "lab")
+    lab = Lab(Workspace(tmp_path_factory.mktemp("project")), "lab")
     lab.down()
     lab.up(PLAN, len(HOSTS))
     yield lab
@@ -32,8 +32,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def test_unreachable_mid_run_then_converged_once_healed(lab: Lab) -> None:
-    inventory = write_inventory(PLAN, "lab", lab.project)
-    ssh, extra_vars = lab_settings(lab.project, "lab")
+    request = ProvisionRequest(
+        playbook=REPOSITORY / "playbooks" / "provision.yml",
+        inventory=write_inventory(PLAN, lab.workspace.stack("lab")),
+        private_data_dir=lab.workspace.root / "runs",
+        hosts=tuple(HOSTS),
+        access=lab.access(),
+    )
     victim = HOSTS[1]
     cut = threading.Event()
 
@@ -43,27 +48,12 @@ def test_unreachable_mid_run_then_converged_once_healed(lab: Lab) -> None:
             cut.set()
             lab.fault(victim, "unreachable", Options())
 
-    first = run_playbook(
-        REPOSITORY / "playbooks" / "provision.yml",
-        inventory=inventory,
-        private_data_dir=lab.project / "runs",
-        hosts=HOSTS,
-        ssh=ssh,
-        extra_vars=extra_vars,
-        on_event=cut_after_first_tasks,
-    )
+    first = run_playbook(request, on_event=cut_after_first_tasks)
     assert cut.is_set()
     assert first.hosts[victim].status == "unreachable"
     assert first.hosts[HOSTS[0]].status == "changed"
     lab.heal(victim)
-    second = run_playbook(
-        REPOSITORY / "playbooks" / "provision.yml",
-        inventory=inventory,
-        private_data_dir=lab.project / "runs",
-        hosts=HOSTS,
-        ssh=ssh,
-        extra_vars=extra_vars,
-    )
+    second = run_playbook(request)
     assert second.hosts[victim].status == "changed"
     assert second.hosts[HOSTS[0]].status == "ok"
     assert second.converged

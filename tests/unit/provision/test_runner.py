@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bringup.provision import TaskEvent, run_playbook
+from bringup.provision import ProvisionRequest, TaskEvent, run_playbook
 from bringup.provision.runner import STRATEGY_VARIABLE
 
 PLAYBOOK = """
@@ -63,12 +64,16 @@ def project(tmp_path: Path) -> tuple[Path, Path]:
     return playbook, inventory
 
 
+def request(playbook: Path, inventory: Path, tmp_path: Path, **more: Any) -> ProvisionRequest:
+    return ProvisionRequest(
+        playbook=playbook, inventory=inventory, private_data_dir=tmp_path / "run", **more
+    )
+
+
 def test_each_host_gets_its_own_verdict(project: tuple[Path, Path], tmp_path: Path) -> None:
     playbook, inventory = project
     events: list[TaskEvent] = []
-    result = run_playbook(
-        playbook, inventory=inventory, private_data_dir=tmp_path / "run", on_event=events.append
-    )
+    result = run_playbook(request(playbook, inventory, tmp_path), on_event=events.append)
     assert result.with_status("ok") == ["steady"]
     assert result.with_status("changed") == ["changer"]
     assert result.with_status("failed") == ["bad"]
@@ -81,25 +86,18 @@ def test_each_host_gets_its_own_verdict(project: tuple[Path, Path], tmp_path: Pa
     assert result.hosts["gone"].message
     assert not result.converged
     # the failure stopped neither the other hosts nor the play
-    assert TaskEvent("changer", "Probe | Carry on after the failure", "ok") in events
+    carry_on = TaskEvent(host="changer", task="Probe | Carry on after the failure", status="ok")
+    assert carry_on in events
     assert (result.artifacts / "stdout").exists()
 
 
 def test_limit_and_check_mode(project: tuple[Path, Path], tmp_path: Path) -> None:
     playbook, inventory = project
-    result = run_playbook(
-        playbook,
-        inventory=inventory,
-        private_data_dir=tmp_path / "run",
-        hosts=["changer"],
-        check=True,
-    )
+    result = run_playbook(request(playbook, inventory, tmp_path, hosts=("changer",), check=True))
     assert set(result.hosts) == {"changer"}
     assert result.hosts["changer"].status == "changed"
     assert not (tmp_path / "touched").exists()  # check mode reports, does not touch
-    again = run_playbook(
-        playbook, inventory=inventory, private_data_dir=tmp_path / "run", hosts=["changer"]
-    )
+    again = run_playbook(request(playbook, inventory, tmp_path, hosts=("changer",)))
     assert again.converged
     assert (tmp_path / "touched").exists()
 
@@ -110,7 +108,7 @@ def test_both_strategies_judge_hosts_alike(
 ) -> None:
     monkeypatch.setenv(STRATEGY_VARIABLE, strategy)
     playbook, inventory = project
-    result = run_playbook(playbook, inventory=inventory, private_data_dir=tmp_path / "run")
+    result = run_playbook(request(playbook, inventory, tmp_path))
     assert {h: r.status for h, r in result.hosts.items()} == {
         "steady": "ok",
         "changer": "changed",

@@ -27,8 +27,9 @@ from bringup.parsers.dcgmi import parse_diag_json
 from bringup.parsers.nccl_tests import parse_nccl_tests
 from bringup.parsers.nvbandwidth import parse_nvbandwidth
 from bringup.parsers.perftest import parse_perftest
-from bringup.plan import expected_state, make_plan
+from bringup.plan import make_plan, node_expectation
 from bringup.spec import load_cluster
+from bringup.workspace import Workspace
 
 from .conftest import PLAYBOOKS, STACKS, ansible_env, render_inventory, write_inventory
 
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.root
 
 PLAN = make_plan(load_cluster(STACKS / "Pulumi.lab.yaml"))
 NODES = PLAN.nodes[:4]
-STATES = {n.name: expected_state(PLAN, n) for n in NODES}
+STATES = {n.name: node_expectation(PLAN, n).to_json() for n in NODES}
 HGX = [n.name for n in NODES if n.sku == "hgx-h100"]
 TRAYS = [n.name for n in NODES if n.sku == "gb200-nvl72"]
 # Every package any SKU pins: what must be on a node is its SKU's, and nothing else of these.
@@ -120,7 +121,7 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     work = tmp_path_factory.mktemp("roles")
-    lab = Lab(work / "project", "lab")
+    lab = Lab(Workspace(work / "project"), "lab")
     lab.down()
     try:
         lab.up(PLAN, len(NODES))

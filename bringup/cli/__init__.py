@@ -1,0 +1,34 @@
+"""The ``bringup`` command line: one module per command group, tables in one place.
+
+Every command goes through one error edge (:class:`ErrorEdge`): a BringupError (bad input, an
+unusable environment) becomes its lines on stderr, ``error: ...``, and exit 2; no traceback
+reaches a user. The modules hold argument handling and output only: the work is done by the
+layers they call.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bringup.cli import admit, engine, lab, plan, provision
+from bringup.cli.common import EXIT_BAD_INPUT, ErrorEdge
+
+app = typer.Typer(
+    name="bringup",
+    cls=ErrorEdge,
+    help="Take a GPU cluster from a declaration to validated, schedulable capacity.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for group in (plan, engine, provision, admit):
+    group.register(app)
+app.add_typer(lab.app, name="lab")
+
+
+def main() -> None:
+    """Entry point of the ``bringup`` script."""
+    app()
+
+
+__all__ = ["EXIT_BAD_INPUT", "app", "main"]

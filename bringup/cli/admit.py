@@ -1,0 +1,132 @@
+"""`bringup admit | status | repaired`: judge nodes, show where they stand, record repairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bringup.admit.admission import admit
+from bringup.admit.prepare import admission_request
+from bringup.admit.verdict import DomainPolicy, PolicyError
+from bringup.cli.common import (
+    StackOption,
+    StacksDirOption,
+    access_of,
+    console,
+    ledger,
+    names,
+    plan_stack,
+)
+from bringup.cli.plan import Format
+from bringup.cli.tables import admission_table, domain_table, status_table
+from bringup.errors import BringupError
+
+
+def domain_policy(value: str) -> DomainPolicy:
+    """The --domain-policy option, parsed."""
+    try:
+        return DomainPolicy.parse(value)
+    except PolicyError as error:
+        raise BringupError(f"--domain-policy: {error}") from None
+
+
+def admit_command(
+    stack: StackOption = "lab",
+    limit: Annotated[str | None, typer.Option(help="Comma-separated nodes to judge.")] = None,
+    level: Annotated[
+        int, typer.Option(min=1, max=4, help="DCGM diagnostic level of the burn-in.")
+    ] = 1,
+    policy: Annotated[
+        str,
+        typer.Option("--domain-policy", help="NVLink domains: 'unit' (all trays) or 'quorum:N'."),
+    ] = "unit",
+    burn_in: Annotated[
+        bool, typer.Option("--burn-in/--no-burn-in", help="Burn in before validating.")
+    ] = True,
+    batch: Annotated[int, typer.Option(min=1, help="Nodes per burn-in and suite batch.")] = 64,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Burn in, validate and judge nodes: admitted, quarantined (with findings) or unreachable.
+
+    Exit codes: 0 every node admitted, 1 some node quarantined or unreachable, 2 bad input or an
+    unusable environment. An interrupted run of the same nodes is resumed.
+    """
+    ws, cluster, plan = plan_stack(stack, stacks_dir)
+    request = admission_request(
+        plan,
+        ws.stack(stack),
+        access_of(ws, stack, cluster),
+        limit=names("--limit", limit),
+        policy=domain_policy(policy),
+        dcgm_level=level,
+        burn_in=burn_in,
+        batch=batch,
+    )
+    screen = console()
+    with ledger(ws) as opened:
+        result = admit(
+            request,
+            opened,
+            on_phase=lambda phase, hosts: screen.print(f"{phase}: {len(hosts)} node(s)"),
+        )
+    screen.print(admission_table(result, plan))
+    table = domain_table(result)
+    if table is not None:
+        screen.print(table)
+    admitted = len(result.with_verdict("admitted"))
+    screen.print(f"{admitted} of {len(result.verdicts)} node(s) admitted")
+    if admitted != len(result.verdicts):
+        raise typer.Exit(1)
+
+
+def status_command(
+    stack: StackOption = "lab",
+    output: Annotated[Format, typer.Option("--format", help="table or json")] = Format.TABLE,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Each node's state in the ledger, per rack, with its latest findings and since when."""
+    ws, _, plan = plan_stack(stack, stacks_dir)
+    with ledger(ws) as opened:
+        states = opened.status(stack)
+    capacity = plan.capacity(s.node for s in states if s.state == "admitted")
+    if output == Format.JSON:
+        rows = [
+            {
+                "node": s.node,
+                "state": s.state,
+                "since": s.since.isoformat(),
+                "findings": [f.to_json() for f in s.findings],
+            }
+            for s in states
+        ]
+        typer.echo(json.dumps({"nodes": rows, "admitted": capacity}, indent=1))
+        return
+    screen = console()
+    screen.print(status_table(stack, states, plan))
+    for sku, row in capacity.items():
+        screen.print(f"admitted {sku}: {row['nodes']} node(s), {row['gpus']} GPU(s)")
+
+
+def repaired_command(
+    node: Annotated[str, typer.Argument(help="The node repaired.")],
+    note: Annotated[str, typer.Option(help="What was done (part swapped, RMA number).")],
+    stack: StackOption = "lab",
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Record that a quarantined node was repaired; its next `admit` revalidates it."""
+    ws, _, plan = plan_stack(stack, stacks_dir)
+    if node not in plan.by_name:
+        raise BringupError(f"node {node!r}: not in stack {stack!r}")
+    with ledger(ws) as opened:
+        opened.mark_repaired(stack, node, note)
+    console().print(f"{node}: repaired ({note})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to `app`."""
+    app.command("admit")(admit_command)
+    app.command("status")(status_command)
+    app.command("repaired")(repaired_command)

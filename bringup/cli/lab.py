@@ -1,0 +1,94 @@
+"""`bringup lab up | down | status | fault | faults | heal`: the embedded lab (needs root)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bringup.cli.common import StackOption, StacksDirOption, console, plan_stack, workspace
+from bringup.cli.tables import lab_table
+from bringup.errors import BringupError
+from bringup.lab.faults import FAULTS, Options
+from bringup.lab.lab import Lab
+
+app = typer.Typer(help="The embedded lab: emulated GPU nodes on this host (needs root).")
+
+
+def _lab(stack: str, stacks_dir: Path = Path("stacks")) -> Lab:
+    return Lab(workspace(stacks_dir), stack)
+
+
+@app.command("up")
+def lab_up(
+    stack: StackOption = "lab",
+    nodes: Annotated[int | None, typer.Option(help="Only the first N planned nodes.")] = None,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Start one lab host per planned node: namespace, overlay root, sshd, wired NICs."""
+    ws, _, plan = plan_stack(stack, stacks_dir)
+    if os.geteuid() != 0:
+        raise BringupError("the lab needs root (network namespaces, bridges, overlay mounts)")
+    state = Lab(ws, stack).up(plan, nodes)
+    console().print(f"lab {stack}: {len(state['nodes'])} nodes up in {state['seconds']} s")
+    _print_status(stack)
+
+
+@app.command("down")
+def lab_down(stack: StackOption = "lab") -> None:
+    """Remove every lab namespace, process, veth and bridge (safe to run twice)."""
+    removed = _lab(stack).down()
+    console().print(f"lab {stack}: removed {len(removed)} namespaces and links")
+
+
+@app.command("status")
+def lab_status(stack: StackOption = "lab") -> None:
+    """Nodes, management addresses, sshd and injected faults."""
+    _print_status(stack)
+
+
+def _print_status(stack: str) -> None:
+    rows = _lab(stack).status()
+    console().print(lab_table(stack, rows) if rows else f"lab {stack} is down")
+
+
+@app.command("fault")
+def lab_fault(
+    node: Annotated[str, typer.Argument(help="Lab node name.")],
+    kind: Annotated[str, typer.Argument(help="Fault kind (see `bringup lab faults`).")],
+    stack: StackOption = "lab",
+    gpu: Annotated[int, typer.Option(help="GPU index.")] = 0,
+    link: Annotated[int, typer.Option(help="NVLink number.")] = 0,
+    device: Annotated[str | None, typer.Option(help="NIC device, e.g. mlx5_0.")] = None,
+    xid: Annotated[int, typer.Option(help="Xid number.")] = 79,
+    count: Annotated[int, typer.Option(help="How many errors.")] = 1,
+    value: Annotated[float | None, typer.Option(help="Rate or bandwidth to set.")] = None,
+    service: Annotated[str | None, typer.Option(help="Daemon, e.g. nvidia-imex.")] = None,
+    mount: Annotated[str | None, typer.Option(help="Mount point.")] = None,
+) -> None:
+    """Inject a fault into a running lab node."""
+    options = Options(gpu, link, device, xid, count, value, service, mount)
+    description = _lab(stack).fault(node, kind, options)
+    console().print(f"{node}: {description}")
+
+
+@app.command("faults")
+def lab_faults() -> None:
+    """List the fault kinds."""
+    screen = console()
+    for name, fn in sorted(FAULTS.items()):
+        screen.print(f"{name:<20} {(fn.__doc__ or '').strip()}")
+
+
+@app.command("heal")
+def lab_heal(
+    node: Annotated[
+        str | None, typer.Argument(help="Node to heal; default every faulty node.")
+    ] = None,
+    stack: StackOption = "lab",
+) -> None:
+    """Undo injected faults."""
+    healed = _lab(stack).heal(node)
+    console().print(f"healed: {', '.join(healed) or 'nothing to heal'}")
