@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from bringup.access import Access, FarEnd
 from bringup.admit.ledger import Ledger, LedgerError, Owner, Run
@@ -67,7 +67,7 @@ class AdmissionRequest(_Model):
     repository: Path = REPOSITORY
     """Where playbooks/ and tests/validation are."""
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, JsonValue]:
         """The settings a resumed run must share with the interrupted one."""
         return {
             "policy": str(self.policy),

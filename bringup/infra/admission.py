@@ -11,15 +11,13 @@ unreachable nodes and their findings as outputs; only a run that cannot judge at
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from bringup.access import Access
 from bringup.admit.admission import AdmissionRequest, admit_in_process
 from bringup.admit.verdict import DomainPolicy
-from bringup.infra.inputs import Inputs
+from bringup.infra.inputs import Inputs, Props
 from bringup.workspace import Workspace
 
 DIFF_KEYS = (
@@ -61,23 +59,23 @@ class AdmissionProvider(ResourceProvider):
         super().__init__()
         self.access = access
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: Props) -> CreateResult:
         """Judge the rack."""
         inputs = AdmissionInputs.of(props)
         return CreateResult(id_=f"{inputs.stack}/{inputs.rack}", outs=self._judge(inputs))
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
         """Judge again when an input changed: hosts, policy, provisioning, suite, a repair."""
         return DiffResult(changes=any(olds.get(k) != news.get(k) for k in DIFF_KEYS))
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         """Judge the rack again."""
         return UpdateResult(outs=self._judge(AdmissionInputs.of(news)))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def delete(self, _id: str, props: Props) -> None:
         """The ledger keeps the history; nothing to undo."""
 
-    def _judge(self, inputs: AdmissionInputs) -> dict[str, Any]:
+    def _judge(self, inputs: AdmissionInputs) -> Props:
         workspace = Workspace.here()
         stack = workspace.stack(inputs.stack)
         request = AdmissionRequest(
@@ -102,7 +100,7 @@ class AdmissionProvider(ResourceProvider):
 class Admission(Resource, module="bringup", name="Admission"):
     """One rack's nodes judged: admitted, quarantined with findings, or unreachable."""
 
-    verdicts: pulumi.Output[dict[str, Any]]
+    verdicts: pulumi.Output[Props]
 
     def __init__(
         self,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 
 from bringup.access import Access
 from bringup.infra.admission import Admission, AdmissionInputs
 from bringup.infra.files import RenderedFiles
+from bringup.infra.inputs import Props
 from bringup.infra.provisioning import Provisioning, ProvisioningInputs, text_hash
 from bringup.plan import Plan
 from bringup.plan.bom import plane_counts
@@ -259,8 +259,8 @@ class Cluster(pulumi.ComponentResource):
         provision_all = args.provision or args.admit is not None
         roles = stack.workspace.digest("roles", "playbooks") if provision_all else ""
         after = (cluster_files["hosts"], cluster_files["group-vars"])
-        results: list[pulumi.Output[dict[str, Any]]] = []
-        verdicts: dict[str, pulumi.Output[dict[str, Any]]] = {}
+        results: list[pulumi.Output[Props]] = []
+        verdicts: dict[str, pulumi.Output[Props]] = {}
         for rack in plan.racks:
             provision = None
             if provision_all:
@@ -335,9 +335,9 @@ def _admission(
     )
 
 
-def _merge(results: list[dict[str, Any] | None]) -> dict[str, Any]:
+def _merge(results: list[Props | None]) -> Props:
     """One {host: result} map from the racks' Provisioning outputs."""
-    merged: dict[str, Any] = {}
+    merged: Props = {}
     for rack in results:
         merged.update(rack or {})
     return dict(sorted(merged.items()))

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pulumi import automation as auto
@@ -26,6 +25,7 @@ from bringup.errors import BringupError
 from bringup.infra import blobs
 from bringup.infra.components import AdmitSettings, Deployment
 from bringup.infra.files import STAGED
+from bringup.infra.inputs import Props
 from bringup.infra.program import cluster_program
 from bringup.spec import Cluster
 from bringup.workspace import ROOT_VARIABLE, Workspace
@@ -44,7 +44,7 @@ class Outcome:
 
     summary: dict[str, int]
     steps: dict[str, str] = field(default_factory=dict)  # resource name -> op
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: Props = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def _run(
 
 def _write_stack_config(path: Path, cluster: Cluster) -> None:
     """Copy the cluster into the engine's stack file, keeping the salt the engine wrote there."""
-    settings: dict[str, Any] = {}
+    settings: Props = {}
     if path.exists():
         settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     settings["config"] = {
@@ -200,7 +200,7 @@ def _recorder(steps: dict[str, str]) -> Callable[[auto.EngineEvent], None]:
     return record
 
 
-def _counts(changes: Mapping[Any, int] | None) -> dict[str, int]:
+def _counts(changes: Mapping[auto.OpType, int] | Mapping[str, int] | None) -> dict[str, int]:
     """Counts per operation, keyed by the operation's name ('create', 'same', ...)."""
     counts: Counter[str] = Counter()
     for op, n in (changes or {}).items():

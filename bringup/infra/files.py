@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from bringup.atomic import write_atomic
 from bringup.infra import blobs
-from bringup.infra.inputs import Inputs
+from bringup.infra.inputs import Inputs, Props
 from bringup.workspace import Workspace
 
 
@@ -38,7 +37,7 @@ class RenderedFilesProvider(ResourceProvider):
 
     serialize_as_secret_always = False  # it captures nothing secret; keep state readable
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: Props) -> CreateResult:
         """Write every file."""
         inputs = FilesInputs.of(props)
         folder = _folder(inputs.dir)
@@ -46,13 +45,13 @@ class RenderedFilesProvider(ResourceProvider):
             _write(folder, rel, digest)
         return CreateResult(id_=_id(inputs), outs=inputs.props())
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
         """Changed hashes update; a new folder or identity replaces."""
         replaces = [key for key in ("dir", "identity") if olds.get(key) != news.get(key)]
         changes = bool(replaces) or olds.get("files") != news.get("files")
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         """Write the files whose hash changed and remove those no longer rendered."""
         old, new = FilesInputs.of(olds), FilesInputs.of(news)
         folder = _folder(new.dir)
@@ -63,7 +62,7 @@ class RenderedFilesProvider(ResourceProvider):
             _remove(folder, rel)
         return UpdateResult(outs=new.props())
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def delete(self, _id: str, props: Props) -> None:
         """Remove the files this resource wrote, and folders left empty."""
         inputs = FilesInputs.of(props)
         folder = _folder(inputs.dir)

@@ -17,6 +17,10 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
+Props = dict[str, Any]
+"""The engine's property dict (inputs, or outputs and the engine's own keys), as Pulumi's SDK
+types it; providers read it through their Inputs model at once."""
+
 
 class Inputs(BaseModel):
     """The inputs of one kind of dynamic resource."""
@@ -24,10 +28,10 @@ class Inputs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     @classmethod
-    def of(cls, props: Mapping[str, Any]) -> Self:
+    def of(cls, props: Mapping[str, object]) -> Self:
         """The inputs among `props` (outputs and the engine's own keys are ignored)."""
         return cls.model_validate(dict(props))
 
-    def props(self) -> dict[str, Any]:
+    def props(self) -> Props:
         """The inputs as the engine's property dict."""
         return self.model_dump(mode="json")

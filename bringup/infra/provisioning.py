@@ -11,13 +11,12 @@ racks go on converging.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from bringup.access import Access
-from bringup.infra.inputs import Inputs
+from bringup.infra.inputs import Inputs, Props
 from bringup.provision.runner import ProvisionRequest, run_in_process
 from bringup.workspace import Workspace
 
@@ -49,23 +48,23 @@ class ProvisioningProvider(ResourceProvider):
         super().__init__()
         self.access = access
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: Props) -> CreateResult:
         """Converge the rack."""
         inputs = ProvisioningInputs.of(props)
         return CreateResult(id_=f"{inputs.stack}/{inputs.rack}", outs=self._converge(inputs))
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
         """Converge again when the hosts, their variables or the roles changed."""
         return DiffResult(changes=any(olds.get(k) != news.get(k) for k in DIFF_KEYS))
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         """Converge the rack again."""
         return UpdateResult(outs=self._converge(ProvisioningInputs.of(news)))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def delete(self, _id: str, props: Props) -> None:
         """Nothing to undo: a node keeps what it was given until it is reprovisioned."""
 
-    def _converge(self, inputs: ProvisioningInputs) -> dict[str, Any]:
+    def _converge(self, inputs: ProvisioningInputs) -> Props:
         workspace = Workspace.here()
         stack = workspace.stack(inputs.stack)
         request = ProvisionRequest(
@@ -106,7 +105,7 @@ class ProvisioningProvider(ResourceProvider):
 class Provisioning(Resource, module="bringup", name="Provisioning"):
     """One rack (or SU) converged by the provision playbook."""
 
-    results: pulumi.Output[dict[str, Any]]
+    results: pulumi.Output[Props]
 
     def __init__(
         self,

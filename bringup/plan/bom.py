@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from math import ceil
-from typing import Any
+
+from pydantic import JsonValue
 
 from bringup.catalog import load_catalog
 from bringup.plan.cabling import cable_counts
@@ -30,7 +31,7 @@ class PlaneCounts:
     spine_core: int
     transceivers: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, JsonValue]:
         """The shape ``bringup plan --format json`` prints for a plane."""
         return {
             "tiers": self.tiers,

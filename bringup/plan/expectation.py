@@ -17,9 +17,7 @@ example stacks and reads it back equal).
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from bringup.catalog import LinkLayer, Role, Sku, Thresholds, load_catalog
 from bringup.catalog.model import Gpu, Network, Package, Port, Software
@@ -185,7 +183,7 @@ class NodeExpectation(_Model):
         value = getattr(self.thresholds, key)
         return None if value is None else float(value)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, JsonValue]:
         """Plain data (JSON types), as rendered into host_vars."""
         return self.model_dump(mode="json")
 

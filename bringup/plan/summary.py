@@ -10,20 +10,23 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import asdict
-from typing import IO, Any
+from typing import IO
+
+from pydantic import JsonValue
 
 from bringup.plan.bom import bill_of_materials, plane_counts
 from bringup.plan.cabling import fabric_cables
 from bringup.plan.expectation import node_expectation
+from bringup.plan.model import Node
 from bringup.plan.plan import Plan
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
 
 
-def summary(plan: Plan) -> dict[str, Any]:
+def summary(plan: Plan) -> dict[str, JsonValue]:
     """Counts per cluster, fabric and plane (the shape ``bringup plan --format json`` prints)."""
-    fabrics: dict[str, Any] = {}
+    fabrics: dict[str, JsonValue] = {}
     for fp in plan.fabrics:
-        planes = [{"plane": p, **plane_counts(fp, p).as_dict()} for p in fp.planes]
+        planes: list[JsonValue] = [{"plane": p, **plane_counts(fp, p).as_dict()} for p in fp.planes]
         fabrics[fp.name] = {
             "kind": fp.spec.kind.value,
             "role": fp.spec.role.value,
@@ -64,7 +67,7 @@ def write_plan_json(plan: Plan, out: IO[str]) -> None:
     out.write("}\n")
 
 
-def _write_array(out: IO[str], key: str, items: Iterator[dict[str, Any]]) -> None:
+def _write_array(out: IO[str], key: str, items: Iterator[dict[str, JsonValue]]) -> None:
     out.write(f'"{key}": [')
     first = True
     for item in items:
@@ -74,9 +77,10 @@ def _write_array(out: IO[str], key: str, items: Iterator[dict[str, Any]]) -> Non
     out.write("\n],\n")
 
 
-def _node(plan: Plan, node: Any) -> dict[str, Any]:
+def _node(plan: Plan, node: Node) -> dict[str, JsonValue]:
     state = node_expectation(plan, node).to_json()
-    state["kubernetes_labels"] = kubernetes_labels(plan, node)
+    labels: dict[str, JsonValue] = {**kubernetes_labels(plan, node)}
+    state["kubernetes_labels"] = labels
     return state
 
 

@@ -38,7 +38,7 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
 _RESOLVER = Resolver()
-_resolve = cast(Callable[[BaseResolver, type[Node], Any, Any], str], BaseResolver.resolve)
+_resolve = cast(Callable[[BaseResolver, type[Node], object, object], str], BaseResolver.resolve)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -49,15 +49,15 @@ def _scalar_tag(value: str, implicit: tuple[bool, bool]) -> str:
 class PlainDumper(_SafeDumper):
     """SafeDumper for JSON-like data (dict, list, str, int, float, bool, None); same output."""
 
-    def represent_data(self, data: Any) -> Node:
+    def represent_data(self, data: object) -> Node:
         """The node of `data`; plain types directly, the rest through SafeDumper."""
         kind = type(data)
         if kind is str:
-            return ScalarNode(_STR, data)
+            return ScalarNode(_STR, cast(str, data))
         if kind is dict:
-            return self._mapping(data)
+            return self._mapping(cast("dict[Any, Any]", data))
         if kind is list:
-            items = [self.represent_data(v) for v in data]
+            items = [self.represent_data(v) for v in cast("list[object]", data)]
             return SequenceNode(_SEQ, items, flow_style=self._flow(items))
         if kind is bool:
             return ScalarNode(_BOOL, "true" if data else "false")
@@ -82,17 +82,17 @@ class PlainDumper(_SafeDumper):
             return bool(self.default_flow_style)
         return all(isinstance(n, ScalarNode) and not n.style for n in nodes)
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: object) -> bool:
         """Never write anchors: a repeated value is written out again."""
         return True
 
-    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+    def resolve(self, kind: type[Node], value: object, implicit: object) -> str:
         """The tag a node resolves to; cached for scalars."""
         if kind is ScalarNode:
             return _scalar_tag(value, implicit)
         return _resolve(self, kind, value, implicit)
 
-    def descend_resolver(self, current_node: Node | None, current_index: Any) -> None:
+    def descend_resolver(self, current_node: Node | None, current_index: object) -> None:
         """Nothing to track: safe dumpers have no path resolvers."""
 
     def ascend_resolver(self) -> None:

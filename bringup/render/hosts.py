@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+
+from pydantic import JsonValue
 
 from bringup.catalog import SystemClass, load_catalog
 from bringup.plan import Plan
@@ -27,9 +28,9 @@ class Group:
     hosts: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
 
-    def inventory(self) -> dict[str, Any]:
+    def inventory(self) -> dict[str, JsonValue]:
         """The group as an Ansible YAML inventory writes it (empty keys left out)."""
-        data: dict[str, Any] = {}
+        data: dict[str, JsonValue] = {}
         if self.hosts:
             data["hosts"] = {host: {} for host in self.hosts}
         if self.children:
@@ -99,9 +100,9 @@ def inventory_groups(plan: Plan) -> dict[str, Group]:
     }
 
 
-def all_group(plan: Plan) -> dict[str, Any]:
+def all_group(plan: Plan) -> dict[str, JsonValue]:
     """The ``all`` group of hosts.yml: every node (with its management address) and every group."""
-    hosts: dict[str, Any] = {}
+    hosts: dict[str, JsonValue] = {}
     for node in plan.nodes:
         address = management_address(plan, node)
         hosts[node.name] = {"ansible_host": address} if address is not None else {}

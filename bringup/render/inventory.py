@@ -19,7 +19,8 @@ import dataclasses
 import hashlib
 import io
 import json
-from typing import Any
+
+from pydantic import JsonValue
 
 from bringup.catalog import load_catalog
 from bringup.plan import Plan, node_expectation, write_cabling_csv
@@ -73,7 +74,7 @@ def render_rack_files(plan: Plan, stack: str, rack: str) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def _cluster_vars(plan: Plan, stack: str) -> dict[str, Any]:
+def _cluster_vars(plan: Plan, stack: str) -> dict[str, JsonValue]:
     cluster = plan.cluster
     return {
         "stack": stack,
@@ -102,7 +103,7 @@ def _cluster_vars(plan: Plan, stack: str) -> dict[str, Any]:
     }
 
 
-def _sku_vars(plan: Plan, sku_id: str, stack: str) -> dict[str, Any]:
+def _sku_vars(plan: Plan, sku_id: str, stack: str) -> dict[str, JsonValue]:
     sku = load_catalog().sku(sku_id)
     software = plan.software.get(sku_id)
     return {

@@ -16,7 +16,7 @@ silently left out of provisioning.
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import JsonValue
 
 from bringup.catalog import Role, load_catalog
 from bringup.plan import NodeExpectation, Plan
@@ -51,16 +51,16 @@ def package_role(name: str) -> str:
     raise ValueError(f"package {name!r}: no role installs it; add its prefix to PACKAGE_ROLES")
 
 
-def cluster_role_vars(plan: Plan) -> dict[str, Any]:
+def cluster_role_vars(plan: Plan) -> dict[str, JsonValue]:
     """Role variables shared by every node: the apt source of NVIDIA's packages."""
     return {"nvidia_driver_repository": plan.cluster.package_repository}
 
 
-def sku_role_vars(plan: Plan, sku_id: str) -> dict[str, Any]:
+def sku_role_vars(plan: Plan, sku_id: str) -> dict[str, JsonValue]:
     """Role variables of every node of SKU `sku_id`: pinned packages per role, burn-in settings."""
     sku = load_catalog().sku(sku_id)
     software = plan.software.get(sku_id)
-    packages: dict[str, list[dict[str, Any]]] = {"doca_ofed": []}
+    packages: dict[str, list[JsonValue]] = {"doca_ofed": []}
     if software is not None:
         packages.update({"nvidia_driver": [], "cuda": [], "dcgm": []})
         if software.fabric_manager:
@@ -71,7 +71,7 @@ def sku_role_vars(plan: Plan, sku_id: str) -> dict[str, Any]:
             packages.setdefault(package_role(package.name), []).append(
                 package.model_dump(mode="json")
             )
-    result: dict[str, Any] = {f"{role}_packages": pins for role, pins in packages.items()}
+    result: dict[str, JsonValue] = {f"{role}_packages": pins for role, pins in packages.items()}
     if software is not None:
         thresholds = plan.thresholds[sku_id]
         result["cuda_version"] = software.cuda
@@ -82,10 +82,10 @@ def sku_role_vars(plan: Plan, sku_id: str) -> dict[str, Any]:
     return dict(sorted(result.items()))
 
 
-def host_role_vars(expected: NodeExpectation) -> dict[str, Any]:
+def host_role_vars(expected: NodeExpectation) -> dict[str, JsonValue]:
     """Role variables of one node, from its expectation: rail interfaces, mounts, IMEX peers,
     HCAs to burn in."""
-    result: dict[str, Any] = {
+    result: dict[str, JsonValue] = {
         "doca_ofed_interfaces": [
             {
                 "name": nic.netdev,
