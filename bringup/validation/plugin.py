@@ -10,7 +10,10 @@ tests/validation/conftest.py registers it. It adds:
   are read.
 - ``--bringup-diag-level=N``: the DCGM diagnostic level burn-in was run at (default: the
   inventory's burn_in_dcgm_diag_level).
-- ``--bringup-collect-workers=N``: how many nodes are collected at once (default 32).
+- ``--bringup-collect-workers=N``: how many nodes are collected at once (default 8 per CPU of
+  the controller, at most 32).
+- ``--bringup-retries=N``: how many times a node that did not answer is tried again, after
+  5 s and then 15 s, before it is reported unreachable (default 2).
 
 Speed: before the first test, every host of the run is collected in parallel, one remote
 command each (bringup.validation.collect), and the outputs are cached for the session; every
@@ -23,11 +26,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Protocol, runtime_checkable
 
+import pluggy
 import pytest
 
 from bringup.plan import NodeExpectation
@@ -43,7 +48,36 @@ from bringup.validation.judges import JUDGES
 from bringup.validation.node import Node
 from bringup.validation.report import Finding, HostReport, Outcome, TestOutcome, write_report
 
-DEFAULT_WORKERS = 32
+DEFAULT_WORKERS = min(32, 8 * (os.cpu_count() or 1))
+"""Nodes collected at once: SSH handshakes cost the controller CPU, so a small controller
+opens fewer at a time."""
+RETRY_DELAYS_S = (5.0, 15.0)
+"""Pauses before collecting again from a node that did not answer: a connection that timed out
+on a loaded controller is not an unreachable node, one that fails three times is."""
+
+
+class CommandResult(Protocol):
+    """What testinfra's Host.run returns."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+class Backend(Protocol):
+    """The part of a testinfra backend the suite uses (the Ansible one adds get_variables)."""
+
+    def get_pytest_id(self) -> str: ...
+
+
+@runtime_checkable
+class Host(Protocol):
+    """The part of testinfra's Host the suite uses."""
+
+    @property
+    def backend(self) -> Backend: ...
+
+    def run(self, command: str) -> CommandResult: ...
 
 
 class FindingsFailed(AssertionError):
@@ -71,26 +105,28 @@ class Suite:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.hosts: dict[str, Any] = {}  # pytest id -> testinfra Host
+        self.hosts: dict[str, Host] = {}  # pytest id -> testinfra Host
         self.nodes: dict[str, Node] = {}  # pytest id -> Node
         self.errors: dict[str, str] = {}  # pytest id -> why no Node
         self.outcomes: dict[str, list[TestOutcome]] = {}  # host name -> outcomes
         self.collected = False
 
-    def option(self, name: str) -> Any:
+    def option(self, name: str) -> object:
         return self.config.getoption(name)
 
-    def expected(self, host: Any) -> HostExpectation:
+    def expected(self, host: Host) -> HostExpectation:
         level = self.option("bringup_diag_level")
+        level = level if isinstance(level, int) else None
         path = self.option("bringup_expected")
         if path:
-            return read_expectation_file(Path(path), diag_level=level)
+            return read_expectation_file(Path(str(path)), diag_level=level)
         backend = host.backend
-        if not hasattr(backend, "get_variables"):
+        variables = getattr(backend, "get_variables", None)
+        if variables is None:
             raise ExpectationError(
                 f"{backend.get_pytest_id()}: no inventory; pass --bringup-expected=HOST_VARS"
             )
-        return read_expectation(backend.get_variables(), diag_level=level)
+        return read_expectation(variables(), diag_level=level)
 
     def collect_all(self) -> None:
         """Collect every host of the run, in parallel, once."""
@@ -104,18 +140,30 @@ class Suite:
             except (ExpectationError, OSError) as exc:
                 self.errors[key] = str(exc)
         burn_in = self.option("bringup_burn_in")
-        workers = max(1, min(self.option("bringup_collect_workers"), len(expectations) or 1))
+        folder = Path(str(burn_in)) if burn_in else None
+        outputs = self._collect(expectations)
+        retries = self.option("bringup_retries")
+        for delay in RETRY_DELAYS_S[: retries if isinstance(retries, int) else 0]:
+            again = {k: e for k, e in expectations.items() if outputs[k].unreachable}
+            if not again:
+                break
+            time.sleep(delay)
+            outputs.update(self._collect(again))
+        for key, wanted in expectations.items():
+            self.nodes[key] = Node(wanted.expected, outputs[key], folder, wanted.diag_level)
+
+    def _collect(self, expectations: dict[str, HostExpectation]) -> dict[str, NodeOutputs]:
+        """One collection of each host, `--bringup-collect-workers` at once."""
+        limit = self.option("bringup_collect_workers")
+        workers = max(1, min(limit if isinstance(limit, int) else 1, len(expectations) or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
                 key: pool.submit(_collect, self.hosts[key], host.expected)
                 for key, host in expectations.items()
             }
-            for key, future in futures.items():
-                host = expectations[key]
-                folder = Path(burn_in) if burn_in else None
-                self.nodes[key] = Node(host.expected, future.result(), folder, host.diag_level)
+            return {key: future.result() for key, future in futures.items()}
 
-    def node(self, host: Any) -> Node:
+    def node(self, host: Host) -> Node:
         key = host.backend.get_pytest_id()
         self.hosts.setdefault(key, host)
         self.collect_all()
@@ -142,7 +190,7 @@ class Suite:
         return reports
 
 
-def _collect(host: Any, expected: NodeExpectation) -> NodeOutputs:
+def _collect(host: Host, expected: NodeExpectation) -> NodeOutputs:
     try:
         result = host.run(collection_script(expected))
     except RuntimeError as exc:  # testinfra's ssh backend raises on ssh's own exit 255
@@ -185,6 +233,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="DCGM diagnostic level burn-in was configured with",
     )
     group.addoption(
+        "--bringup-retries",
+        dest="bringup_retries",
+        type=int,
+        default=len(RETRY_DELAYS_S),
+        help="times a node that did not answer is tried again before it is unreachable",
+    )
+    group.addoption(
         "--bringup-collect-workers",
         dest="bringup_collect_workers",
         type=int,
@@ -208,13 +263,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     suite = items[0].config.stash[SUITE]
     for item in items:
         callspec = getattr(item, "callspec", None)
-        host: Any = callspec.params.get("_testinfra_host") if callspec else None
-        if hasattr(host, "backend"):
+        host = callspec.params.get("_testinfra_host") if callspec else None
+        if isinstance(host, Host):
             suite.hosts.setdefault(host.backend.get_pytest_id(), host)
 
 
 @pytest.fixture(scope="module")
-def bringup_node(host: Any, request: pytest.FixtureRequest) -> Node:
+def bringup_node(host: Host, request: pytest.FixtureRequest) -> Node:
     """The node under test, collected and cached; skips its tests when it was not reached."""
     node = request.config.stash[SUITE].node(host)
     if node.outputs.unreachable:
@@ -224,8 +279,8 @@ def bringup_node(host: Any, request: pytest.FixtureRequest) -> Node:
 
 def _host_name(suite: Suite, item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
-    host: Any = callspec.params.get("_testinfra_host") if callspec else None
-    if not hasattr(host, "backend"):
+    host = callspec.params.get("_testinfra_host") if callspec else None
+    if not isinstance(host, Host):
         return None
     node = suite.nodes.get(host.backend.get_pytest_id())
     return (
@@ -238,9 +293,9 @@ def _host_name(suite: Suite, item: pytest.Item) -> str | None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, Any, None]:
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+    report = outcome.get_result()
     suite = item.config.stash[SUITE]
     name = _host_name(suite, item)
     if name is None:
@@ -276,7 +331,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     suite = config.stash[SUITE]
     for node in suite.nodes.values():
         if node.outputs.unreachable:

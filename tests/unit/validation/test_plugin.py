@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bringup.validation.checks import Check
@@ -82,6 +84,7 @@ def test_unreachable_host_is_one_verdict(tmp_path: Path) -> None:
     done = run_pytest(
         "--hosts=ssh://root@127.0.0.1:1", f"--bringup-expected={host_vars}",
         f"--bringup-report={report_path}", "--ssh-extra-args=-o BatchMode=yes",
+        "--bringup-retries=0",
     )  # fmt: skip
     assert done.returncode == 1
     assert "UNREACHABLE ghost" in done.stdout
@@ -108,6 +111,7 @@ def test_run_suite_reports_every_host(tmp_path: Path) -> None:
         suite=SUITE,
         report=report_path,
         junit=tmp_path / "j.xml",
+        extra_args=["--bringup-retries=0"],
     )
     assert set(reports) == {"ghost", "never-planned"}
     assert reports["ghost"].unreachable
@@ -116,3 +120,67 @@ def test_run_suite_reports_every_host(tmp_path: Path) -> None:
     assert "not in the suite's report" in reports["never-planned"].message
     assert read_report(report_path) == reports
     assert (tmp_path / "j.xml").exists()
+
+
+@dataclass
+class Ran:
+    """What testinfra's Host.run returns."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+class FlakyBackend:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_pytest_id(self) -> str:
+        return f"ansible://{self.name}"
+
+    def get_variables(self) -> dict[str, Any]:
+        return {"bringup_expected": host_vars(CPU)["bringup_expected"]}
+
+
+class FlakyHost:
+    """Refuses the first `failures` connections (ssh's own exit 255), then answers."""
+
+    def __init__(self, name: str, failures: int) -> None:
+        self.backend = FlakyBackend(name)
+        self.failures = failures
+        self.calls = 0
+
+    def run(self, command: str) -> Ran:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError(Ran(255, "", "ssh: connect to host: timed out"))
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+        return Ran(done.returncode, done.stdout, done.stderr)
+
+
+class Options:
+    def __init__(self, **values: object) -> None:
+        self.values = values
+
+    def getoption(self, name: str) -> object:
+        return self.values.get(name)
+
+
+def test_a_node_that_answers_on_a_retry_is_not_unreachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bringup.validation import plugin
+
+    monkeypatch.setattr(plugin, "RETRY_DELAYS_S", (0.0, 0.0))
+    config = Options(bringup_retries=2, bringup_collect_workers=4)
+    suite = plugin.Suite(config)  # type: ignore[arg-type]
+    hosts = {"slow": FlakyHost("slow", 2), "dead": FlakyHost("dead", 99)}
+    for host in hosts.values():
+        suite.hosts[host.backend.get_pytest_id()] = host  # type: ignore[assignment]
+    suite.collect_all()
+    outputs = {key.removeprefix("ansible://"): n.outputs for key, n in suite.nodes.items()}
+    assert not outputs["slow"].unreachable
+    assert hosts["slow"].calls == 3
+    assert outputs["dead"].unreachable
+    assert "timed out" in outputs["dead"].message
+    assert hosts["dead"].calls == 3  # the first try and two retries, no more
