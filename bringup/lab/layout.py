@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 
 from bringup.catalog import Role
-from bringup.plan import Plan, node_expectation
+from bringup.plan import Plan
+from bringup.plan.expectation import Expectations
 from bringup.plan.model import Node
 
 NETNS_PREFIX = "bringup-"
@@ -61,8 +62,9 @@ def lab_layout(plan: Plan, limit: int | None = None) -> LabLayout:
     bridges: set[str] = set()
     gateways: set[tuple[str, IPv4Interface]] = set()
     chosen: list[Node] = list(plan.nodes[:limit] if limit else plan.nodes)
+    expectations = Expectations(plan)
     for index, node in enumerate(chosen):
-        expected = node_expectation(plan, node)
+        expected = expectations.of(node)
         if expected.management_address is None:
             raise ValueError(
                 f"node {node.name} has no in-band address: the lab needs an inband fabric"

@@ -16,7 +16,7 @@ from pydantic import JsonValue
 
 from bringup.plan.bom import bill_of_materials, plane_counts
 from bringup.plan.cabling import fabric_cables
-from bringup.plan.expectation import node_expectation
+from bringup.plan.expectation import Expectations
 from bringup.plan.model import Node
 from bringup.plan.plan import Plan
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
@@ -61,7 +61,8 @@ def write_plan_json(plan: Plan, out: IO[str]) -> None:
     out.write(f'"cluster": {plan.cluster.model_dump_json(exclude={"access"})},\n')
     _write_array(out, "racks", (asdict(r) for r in plan.racks))
     _write_array(out, "nvlink_domains", (asdict(d) for d in plan.domains))
-    _write_array(out, "nodes", (_node(plan, n) for n in plan.nodes))
+    expectations = Expectations(plan)
+    _write_array(out, "nodes", (_node(plan, expectations, n) for n in plan.nodes))
     topology = slurm_topology(plan)
     out.write(f'"slurm_topology": {json.dumps(topology.render())}\n')
     out.write("}\n")
@@ -77,8 +78,8 @@ def _write_array(out: IO[str], key: str, items: Iterator[dict[str, JsonValue]]) 
     out.write("\n],\n")
 
 
-def _node(plan: Plan, node: Node) -> dict[str, JsonValue]:
-    state = node_expectation(plan, node).to_json()
+def _node(plan: Plan, expectations: Expectations, node: Node) -> dict[str, JsonValue]:
+    state = expectations.of(node).to_json()
     labels: dict[str, JsonValue] = {**kubernetes_labels(plan, node)}
     state["kubernetes_labels"] = labels
     return state

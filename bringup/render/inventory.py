@@ -23,8 +23,9 @@ import json
 from pydantic import JsonValue
 
 from bringup.catalog import load_catalog
-from bringup.plan import Plan, node_expectation, write_cabling_csv
+from bringup.plan import Plan, write_cabling_csv
 from bringup.plan.bom import bill_of_materials
+from bringup.plan.expectation import Expectations
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
 from bringup.render.environment import template
 from bringup.render.hosts import all_group, sku_group
@@ -63,8 +64,9 @@ def render_rack_files(plan: Plan, stack: str, rack: str) -> dict[str, str]:
     files = {}
     if rack not in plan.rack_by_name:
         raise ValueError(f"rack {rack!r}: not in the plan of cluster {plan.cluster.name!r}")
+    expectations = Expectations(plan)
     for node in plan.nodes_in(rack):
-        expected = node_expectation(plan, node)
+        expected = expectations.of(node)
         files[f"host_vars/{node.name}.yml"] = host_template.render(
             stack=stack,
             expected=expected.to_json(),
