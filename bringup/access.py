@@ -27,10 +27,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import Field, JsonValue
 
 from bringup.errors import BringupError
 from bringup.spec import AccessSpec
+from bringup.wire import Wire
 from bringup.workspace import Workspace
 
 FarEnd = Callable[[str], bool | None]
@@ -54,10 +55,8 @@ class AccessError(BringupError):
     """An Access that cannot be produced or used."""
 
 
-class Access(BaseModel):
-    """How to reach one stack's nodes from this controller."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Access(Wire):
+    """How to reach one stack's nodes from this controller (JSON across processes)."""
 
     source: Literal["ssh", "lab"] = "ssh"
     user: str = "root"
@@ -65,7 +64,7 @@ class Access(BaseModel):
     known_hosts: Path | None = None
     ssh_config: Path | None = None
     """An ssh_config for testinfra (``--ssh-config``) and plain ``ssh -F``."""
-    extra_vars: dict[str, JsonValue] = {}
+    extra_vars: dict[str, JsonValue] = Field(default_factory=dict)
     """What playbook runs add to the rendered inventory's variables."""
     far_end: str = "none"
     """The far-end adapter, a name of FAR_ENDS."""
@@ -97,15 +96,6 @@ class Access(BaseModel):
         """The far-end adapter's view, read now."""
         factory = cast(Callable[[], FarEnd], _load(FAR_ENDS, self.far_end, "far-end adapter"))
         return factory()
-
-    def to_json(self) -> str:
-        """The Access as JSON, for a process of its own."""
-        return self.model_dump_json()
-
-    @classmethod
-    def from_json(cls, text: str) -> Access:
-        """The Access that `to_json` wrote."""
-        return cls.model_validate_json(text)
 
 
 def no_far_end() -> FarEnd:

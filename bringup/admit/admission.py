@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import Field, JsonValue
 
 from bringup.access import Access, FarEnd
 from bringup.admit.ledger import Ledger, LedgerError, Owner, Run
@@ -39,17 +39,14 @@ from bringup.admit.verdict import (
 from bringup.provision.runner import ProvisionRequest, run_playbook
 from bringup.validation.checks import Check
 from bringup.validation.report import Finding, HostReport
+from bringup.wire import Wire
 from bringup.workspace import REPOSITORY
 
 VALIDATING = ("validating", "revalidated")
 Suite = Callable[..., dict[str, HostReport]]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AdmissionRequest(_Model):
+class AdmissionRequest(Wire):
     """What to judge and how, and where the run keeps its files."""
 
     stack: str
@@ -57,7 +54,7 @@ class AdmissionRequest(_Model):
     inventory: Path
     work: Path
     """The stack's admission folder: burn-in outputs, suite reports, playbook runs."""
-    domains: dict[str, tuple[str, ...]] = {}
+    domains: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """NVLink domains of several nodes: domain -> member nodes."""
     policy: DomainPolicy = DomainPolicy()
     dcgm_level: int = 1
@@ -75,17 +72,8 @@ class AdmissionRequest(_Model):
             "burn_in": self.burn_in,
         }
 
-    def to_json(self) -> str:
-        """The request as JSON."""
-        return self.model_dump_json()
 
-    @classmethod
-    def from_json(cls, text: str) -> AdmissionRequest:
-        """The request `to_json` wrote."""
-        return cls.model_validate_json(text)
-
-
-class AdmissionResult(_Model):
+class AdmissionResult(Wire):
     """The verdicts of one run (resumed parts included) and its NVLink domains."""
 
     run_id: str
@@ -119,31 +107,13 @@ class AdmissionResult(_Model):
             ],
         }
 
-    def to_json(self) -> str:
-        """The result as JSON."""
-        return self.model_dump_json()
 
-    @classmethod
-    def from_json(cls, text: str) -> AdmissionResult:
-        """The result `to_json` wrote."""
-        return cls.model_validate_json(text)
-
-
-class AdmissionCall(_Model):
+class AdmissionCall(Wire):
     """What ``python -m bringup.admit`` reads: a request and the SQLite ledger to write to
     (a PostgreSQL ledger is named by BRINGUP_LEDGER_URL in the environment instead)."""
 
     request: AdmissionRequest
     ledger: Path
-
-    def to_json(self) -> str:
-        """The call as JSON."""
-        return self.model_dump_json()
-
-    @classmethod
-    def from_json(cls, text: str) -> AdmissionCall:
-        """The call `to_json` wrote."""
-        return cls.model_validate_json(text)
 
 
 def admit_in_process(request: AdmissionRequest, ledger: Path) -> AdmissionResult:

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Literal
 
 import ansible_runner  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
 from bringup.access import Access
+from bringup.wire import Wire
 from bringup.workspace import REPOSITORY
 
 HostStatus = Literal["ok", "changed", "failed", "unreachable"]
@@ -42,11 +43,7 @@ PASSED_ENVIRONMENT = frozenset(
 """What a playbook run keeps of the caller's environment (ansible-runner records it)."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TaskEvent(_Model):
+class TaskEvent(Wire):
     """One host finishing one task (or starting a task, with `status` 'started')."""
 
     host: str
@@ -55,7 +52,7 @@ class TaskEvent(_Model):
     message: str | None = None
 
 
-class HostResult(_Model):
+class HostResult(Wire):
     """What one run did to one host."""
 
     host: str
@@ -66,13 +63,13 @@ class HostResult(_Model):
     message: str | None = None
 
 
-class ProvisionResult(_Model):
+class ProvisionResult(Wire):
     """The outcome of one playbook run."""
 
     status: str  # ansible-runner's: successful, failed, timeout, canceled
     rc: int
     artifacts: Path
-    hosts: dict[str, HostResult] = {}
+    hosts: dict[str, HostResult] = Field(default_factory=dict)
 
     def with_status(self, status: HostStatus) -> list[str]:
         """Hosts whose result is `status`, sorted."""
@@ -83,17 +80,8 @@ class ProvisionResult(_Model):
         """Every host ok or changed."""
         return bool(self.hosts) and all(r.status in ("ok", "changed") for r in self.hosts.values())
 
-    def to_json(self) -> str:
-        """The result as JSON."""
-        return self.model_dump_json()
 
-    @classmethod
-    def from_json(cls, text: str) -> ProvisionResult:
-        """The result `to_json` wrote."""
-        return cls.model_validate_json(text)
-
-
-class ProvisionRequest(_Model):
+class ProvisionRequest(Wire):
     """One playbook run: which playbook, on which hosts of which inventory, reached how."""
 
     playbook: Path
@@ -103,21 +91,12 @@ class ProvisionRequest(_Model):
     access: Access = Access()
     hosts: tuple[str, ...] | None = None
     """Ansible's --limit; None runs every host of the inventory."""
-    extra_vars: dict[str, object] = {}
+    extra_vars: dict[str, object] = Field(default_factory=dict)
     """Variables beyond the Access's own extra variables."""
     check: bool = False
     ident: str | None = None
     repository: Path = REPOSITORY
     """Where roles/ and ansible.cfg are."""
-
-    def to_json(self) -> str:
-        """The request as JSON."""
-        return self.model_dump_json()
-
-    @classmethod
-    def from_json(cls, text: str) -> ProvisionRequest:
-        """The request `to_json` wrote."""
-        return cls.model_validate_json(text)
 
 
 def run_playbook(

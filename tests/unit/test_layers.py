@@ -3,8 +3,8 @@
 The table is ARCHITECTURE.md §3, read this way: the pure core (catalog, spec, plan, render,
 parsers) imports only downwards; workspace and access sit on the plan; validation reads the
 plan and the parsers; provision, admit, scheduler and health use those; infra (Pulumi) drives
-them; the lab is infrastructure beside them; the command line may use everything. `errors` and
-`atomic` are utilities every layer may use. Every import counts, a deferred one inside a
+them; the lab is infrastructure beside them; the command line may use everything. `errors`,
+`atomic` and `wire` are utilities every layer may use. Every import counts, a deferred one inside a
 function too: it is as much a dependency as one at the top.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "bringup"
-UTILITIES = {"errors", "atomic"}
+UTILITIES = {"errors", "atomic", "wire"}
 CORE = {"catalog", "spec", "declaration", "plan", "render", "parsers"}
 
 # layer -> the layers it may import (besides itself and the utilities)

@@ -2,164 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from bringup.admit import database
 from bringup.admit.database import MIGRATIONS, Migration
 from bringup.admit.ledger import Ledger, LedgerError
-from bringup.validation.report import Finding
-
-ROOT = Path(__file__).resolve().parents[3]
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-STACK = "lab"
-GPU = Finding("gpu:node-1/3", "ecc", "12 uncorrectable", "0", "nvidia-smi -q", {"serial": "1650"})
-LINK = Finding("nic:node-1/rail2", "link", "Down", "Active", attributes={"cable": "c-17 ✂"})
-
-
-class PostgresServer:
-    """A PostgreSQL server run as the postgres user, listening only on a socket in `root`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._names = itertools.count(1)
-
-    def url(self, database: str) -> str:
-        return f"postgresql://postgres@/{database}?host={self.root}"
-
-    def create_database(self) -> str:
-        name = f"ledger_{next(self._names)}"
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
-        return self.url(name)
-
-
-def _as_postgres(*argv: str | Path) -> subprocess.CompletedProcess[str]:
-    command = ["runuser", "-u", "postgres", "--", *map(str, argv)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
-_SERVERS: list[PostgresServer] = []
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    # test_ledger_*.py import this fixture, and pytest sets it up once per importing module:
-    # the first one starts the server, the others share it
-    if _SERVERS:
-        yield _SERVERS[0]
-        return
-    missing = [PG_BIN / tool for tool in ("initdb", "pg_ctl") if not (PG_BIN / tool).is_file()]
-    if missing:
-        pytest.fail(f"PostgreSQL server binaries missing: {missing}; install postgresql-15")
-    if os.geteuid() != 0:
-        pytest.fail("the PostgreSQL tests run the server as the postgres user: run them as root")
-    root = Path(tempfile.mkdtemp(prefix="bringup-pg-"))
-    shutil.chown(root, "postgres", "postgres")
-    data = root / "data"
-    started = _as_postgres(PG_BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust")
-    if started.returncode == 0:
-        options = f"-c listen_addresses='' -k {root} -c fsync=off"
-        started = _as_postgres(
-            PG_BIN / "pg_ctl", "-D", data, "-l", root / "log", "-w", "-o", options, "start"
-        )
-    try:
-        if started.returncode != 0:
-            log = (root / "log").read_text() if (root / "log").exists() else ""
-            pytest.fail(f"PostgreSQL did not start: {started.stderr}{started.stdout}{log}")
-        _SERVERS.append(PostgresServer(root))
-        yield _SERVERS[0]
-    finally:
-        _SERVERS.clear()
-        _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-class Backend:
-    """One kind of database under test: fresh databases, the ledger on them, raw SQL into them."""
-
-    errors = (sqlite3.Error, psycopg.Error)
-
-    def __init__(self, name: str, fresh: Callable[[], str]) -> None:
-        self.name = name
-        self.fresh = fresh
-        self.target = fresh()
-
-    def open(self, target: str | None = None) -> Ledger:
-        target = target or self.target
-        if self.name == "postgresql":
-            return Ledger.open(target)
-        return Ledger.open(path=Path(target))
-
-    def sql(self, statement: str, target: str | None = None) -> list[tuple[Any, ...]]:
-        with self.connect(target) as query:
-            return query(statement)
-
-    @contextmanager
-    def connect(self, target: str | None = None) -> Iterator[Callable[[str], list[Any]]]:
-        """A function that runs one statement on its own (autocommit) and returns its rows."""
-        target = target or self.target
-        if self.name == "postgresql":
-            with psycopg.connect(target, autocommit=True) as conn:
-
-                def query(sql: str) -> list[Any]:
-                    cursor = conn.execute(sql)
-                    return cursor.fetchall() if cursor.description else []
-
-                yield query
-            return
-        lite = sqlite3.connect(target, isolation_level=None)
-        try:
-            yield lambda sql: lite.execute(sql).fetchall()
-        finally:
-            lite.close()
-
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.root)]
-
-
-def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """The backend a fixture parametrized with BACKENDS asks for (its module must hold the
-    `postgres_server` fixture)."""
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        return Backend("postgresql", server.create_database)
-    paths = (str(tmp_path / "state" / f"ledger-{n}.db") for n in itertools.count(1))
-    return Backend("sqlite", lambda: next(paths))
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return make_backend(request, tmp_path)
-
-
-@pytest.fixture
-def ledger(backend: Backend) -> Iterator[Ledger]:
-    with backend.open() as opened:
-        yield opened
-
-
-def walk(ledger: Ledger, node: str, states: list[str], run_id: str | None = None) -> None:
-    for state in states:
-        ledger.record_state(STACK, node, state, run_id=run_id, reason=f"to {state}")
-
+from tests.unit.admit.ledgers import GPU, LINK, ROOT, STACK, Backend, walk
 
 # --- schema migrations
 
@@ -484,6 +343,7 @@ CHILD = """
 import sys, time
 from pathlib import Path
 from bringup.validation.report import Finding
+from tests.unit.admit.ledgers import GPU, LINK, ROOT, STACK, Backend, walk
 from bringup.admit.ledger import Ledger
 
 target, count, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])

@@ -17,13 +17,12 @@ import pytest
 from bringup.admit import database
 from bringup.admit.ledger import Ledger, LedgerError
 from bringup.validation.report import Finding
-from tests.unit.admit.test_ledger import (
+from tests.unit.admit.ledgers import (
     BACKENDS,
     ROOT,
     STACK,
     Backend,
     make_backend,
-    postgres_server,  # noqa: F401 (a fixture the PostgreSQL backend asks for)
     walk,
 )
 

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bringup.admit.ledger import Ledger, LedgerError
-from tests.unit.admit.test_ledger import (
-    BACKENDS,
+from tests.unit.admit.ledgers import (
     ROOT,
     STACK,
     Backend,
-    make_backend,
-    postgres_server,  # noqa: F401 (a fixture the PostgreSQL backend asks for)
     walk,
 )
 
 QUARANTINED = ["provisioned", "burn-in", "validating", "quarantined"]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return make_backend(request, tmp_path)
-
-
-@pytest.fixture
-def ledger(backend: Backend) -> Iterator[Ledger]:
-    with backend.open() as opened:
-        yield opened
 
 
 def _repairs(ledger: Ledger, node: str) -> list[str]:

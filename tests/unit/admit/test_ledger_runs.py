@@ -22,26 +22,11 @@ from bringup.admit.admission import AdmissionRequest, admit
 from bringup.admit.database import MIGRATIONS
 from bringup.admit.ledger import Ledger, LedgerError, Owner
 from bringup.validation.report import HostReport, TestOutcome
-from tests.unit.admit.test_ledger import (
-    BACKENDS,
+from tests.unit.admit.ledgers import (
     ROOT,
     STACK,
     Backend,
-    make_backend,
-    postgres_server,  # noqa: F401 (a fixture the PostgreSQL backend asks for)
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return make_backend(request, tmp_path)
-
-
-@pytest.fixture
-def ledger(backend: Backend) -> Iterator[Ledger]:
-    with backend.open() as opened:
-        yield opened
-
 
 SLEEPER = "import sys, time; print(open('/proc/self/stat').read(), flush=True); time.sleep(600)"
 

@@ -8,7 +8,7 @@ import pytest
 
 from bringup.admit.ledger import Ledger, LedgerError, redact_url
 from bringup.errors import BringupError
-from tests.unit.admit.test_ledger import PostgresServer, postgres_server  # noqa: F401
+from tests.unit.admit.ledgers import PostgresServer
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_a_refused_ledger_url_is_one_line_without_its_password(url: str, shown: 
 
 @pytest.mark.root
 def test_an_error_on_an_open_ledger_never_shows_the_password(
-    postgres_server: PostgresServer,  # noqa: F811
+    postgres_server: PostgresServer,
 ) -> None:
     url = postgres_server.create_database().replace("postgres@", "postgres:hunter2@")
     url += "&sslpassword=hunter3"  # trust authentication: the server ignores both
