@@ -2,8 +2,10 @@
 
 Slurm: when every GPU node lives in a rack-scale NVLink domain, ``topology/block`` with one block
 per domain (jobs stay inside an NVLink domain when they fit); otherwise ``topology/tree`` built
-from the compute fabric: a leaf group per SU (and per leaf index when an SU needs several leaves
-per rail), under the spines (two tiers) or pods and core (three tiers).
+from the fabrics the nodes are cabled to: a leaf group per SU (and per leaf index when an SU needs
+several leaves per rail), under the spines (two tiers) or pods and core (three tiers). Each node
+sits under exactly one leaf group, that of its compute fabric, else (CPU nodes) of its in-band or
+storage fabric; when that makes several trees, one root switch joins their tops.
 """
 
 from __future__ import annotations
@@ -13,10 +15,22 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from bringup.catalog import Role, load_catalog
+from bringup.plan.fabric import Endpoint, FabricPlan
 from bringup.plan.model import Node
 from bringup.plan.plan import Plan
+from bringup.plan.tree import Tree
 
 LABEL_PREFIX = "bringup.dev"
+
+# The fabric that places a node in the Slurm tree, by role: compute where the node has one;
+# else in-band, the network of its management address; else storage.
+TREE_ROLES = (Role.COMPUTE, Role.INBAND, Role.STORAGE)
+
+# Joins the tops of several trees (two compute fabrics, or compute and in-band). No one switch
+# does that, but topology/tree spans a job only over nodes under one switch, and slurmctld warns
+# when no switch reaches every node (topology.conf(5); SchedMD slurm,
+# src/plugins/topology/tree/switch_record.c). Being the highest level, it is used last.
+ROOT_SWITCH = "root"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,32 +114,61 @@ def slurm_topology(plan: Plan) -> SlurmTopology:
     return SlurmTopology("topology/tree", _tree(plan))
 
 
+def tree_fabric(plan: Plan, node: Node) -> FabricPlan | None:
+    """The fabric that places `node` in the Slurm tree: compute, else in-band, else storage."""
+    for role in TREE_ROLES:
+        fp = plan.fabric_for(node, role)
+        if fp is not None and fp.tree is not None:
+            return fp
+    return None
+
+
+def leaf_group(tree: Tree, e: Endpoint) -> str:
+    """The leaf group of endpoint `e`: the leaves of one index in its SU, over all rails and
+    planes (``su02-l1`` for ``compute-p1-su02-r5-l1``)."""
+    return f"su{e.su:02d}-l{(e.slot - 1) // tree.down + 1}"
+
+
 def _tree(plan: Plan) -> tuple[TopologyLine, ...]:
+    placed: dict[str, list[Endpoint]] = defaultdict(list)
+    for node in plan.nodes:
+        fp = tree_fabric(plan, node)
+        if fp is not None:
+            placed[fp.name].append(fp.by_name[node.name])
     lines: list[TopologyLine] = []
+    tops: list[str] = []
     for fp in plan.fabrics:
-        tree = fp.tree
-        if fp.spec.role != Role.COMPUTE or tree is None:
-            continue
-        groups: dict[tuple[int, int], list[str]] = defaultdict(list)
-        for e in fp.endpoints:
-            if e.name in plan.by_name:
-                groups[(e.su, (e.slot - 1) // tree.down + 1)].append(e.name)
-        leaf_names = {key: f"{fp.name}-su{key[0]:02d}-l{key[1]}" for key in sorted(groups)}
-        for key, name in leaf_names.items():
-            lines.append(TopologyLine("SwitchName", name, nodes=tuple(groups[key])))
-        if tree.tiers == 2:
-            lines.append(
-                TopologyLine("SwitchName", f"{fp.name}-spines", switches=tuple(leaf_names.values()))
-            )
-            continue
-        pods: dict[int, list[str]] = defaultdict(list)
-        for (su, _), name in leaf_names.items():
-            pods[tree.leaf_index(su, 1, 1) // tree.pod_leaves + 1].append(name)
-        pod_names = [f"{fp.name}-pod{p:02d}" for p in sorted(pods)]
-        for p, name in zip(sorted(pods), pod_names, strict=True):
-            lines.append(TopologyLine("SwitchName", name, switches=tuple(pods[p])))
-        lines.append(TopologyLine("SwitchName", f"{fp.name}-core", switches=tuple(pod_names)))
+        if placed[fp.name]:
+            fabric_lines = _fabric_tree(fp, placed[fp.name])
+            lines += fabric_lines
+            tops.append(fabric_lines[-1].name)
+    if len(tops) > 1:
+        lines.append(TopologyLine("SwitchName", ROOT_SWITCH, switches=tuple(tops)))
     return tuple(lines)
+
+
+def _fabric_tree(fp: FabricPlan, placed: list[Endpoint]) -> list[TopologyLine]:
+    """Leaf groups of the `placed` endpoints of `fp`, then the switches above them, top last."""
+    tree = fp.tree
+    assert tree is not None
+    groups: dict[str, list[str]] = defaultdict(list)
+    su_of: dict[str, int] = {}
+    for e in sorted(placed, key=lambda e: (e.su, e.slot)):
+        name = f"{fp.name}-{leaf_group(tree, e)}"
+        groups[name].append(e.name)
+        su_of[name] = e.su
+    lines = [TopologyLine("SwitchName", name, nodes=tuple(nodes)) for name, nodes in groups.items()]
+    if tree.tiers == 2:
+        lines.append(TopologyLine("SwitchName", f"{fp.name}-spines", switches=tuple(groups)))
+        return lines
+    pods: dict[int, list[str]] = defaultdict(list)
+    for name in groups:
+        pods[tree.leaf_index(su_of[name], 1, 1) // tree.pod_leaves + 1].append(name)
+    pod_names = [f"{fp.name}-pod{p:02d}" for p in sorted(pods)]
+    for p, name in zip(sorted(pods), pod_names, strict=True):
+        lines.append(TopologyLine("SwitchName", name, switches=tuple(pods[p])))
+    lines.append(TopologyLine("SwitchName", f"{fp.name}-core", switches=tuple(pod_names)))
+    return lines
 
 
 def kubernetes_labels(plan: Plan, node: Node) -> dict[str, str]:
@@ -142,8 +185,6 @@ def kubernetes_labels(plan: Plan, node: Node) -> dict[str, str]:
         labels[f"{LABEL_PREFIX}/nvlink-domain"] = node.nvlink_domain
     compute = plan.fabric_for(node, Role.COMPUTE)
     if compute is not None and compute.tree is not None:
-        e = compute.by_name[node.name]
-        group = (e.slot - 1) // compute.tree.down + 1
         labels[f"{LABEL_PREFIX}/compute-fabric"] = compute.name
-        labels[f"{LABEL_PREFIX}/leaf-group"] = f"su{e.su:02d}-l{group}"
+        labels[f"{LABEL_PREFIX}/leaf-group"] = leaf_group(compute.tree, compute.by_name[node.name])
     return dict(sorted(labels.items()))
