@@ -1,9 +1,10 @@
 """The ``bringup`` command line: one module per command group, tables in one place.
 
 Every command goes through one error edge (:class:`ErrorEdge`): a BringupError (bad input, an
-unusable environment) becomes its lines on stderr, ``error: ...``, and exit 2; no traceback
-reaches a user. The modules hold argument handling and output only: the work is done by the
-layers they call.
+unusable environment) becomes its lines on stderr, ``error: ...``, and exit 2; any other
+exception is a bug, said in one line that names a log of its traceback under ``.state/logs/``,
+and exit 1; Ctrl-C is ``interrupted`` and exit 130. No traceback reaches a user. The modules
+hold argument handling and output only: the work is done by the layers they call.
 """
 
 from __future__ import annotations

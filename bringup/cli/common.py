@@ -3,6 +3,7 @@ and a console that prints values as they are (no markup, emoji or highlighting).
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,34 +12,80 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from bringup.access import Access, stack_access
 from bringup.admit.ledger import Ledger, LedgerError
 from bringup.admit.prepare import open_ledger
+from bringup.cli.crashlog import internal_line, one_line, write_log
 from bringup.errors import BringupError
 from bringup.plan import Plan, make_plan
 from bringup.spec import Cluster, SpecError, load_cluster, resolve_stack
 from bringup.workspace import Workspace
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
 
 
 class ErrorEdge(TyperGroup):
-    """The one place a BringupError becomes ``error: <line>`` on stderr and exit 2."""
+    """Where every exception of a command ends, and no traceback gets past.
+
+    A BringupError (bad input, an unusable environment) becomes ``error: <line>`` lines on
+    stderr and exit 2, and so does a usage error of the command line itself; Ctrl-C becomes
+    ``interrupted`` and exit 130; anything else is a bug: one ``error: internal error: ...``
+    line naming a log of its traceback under ``.state/logs/``, and exit 1.
+    """
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors its own click)
         try:
             return super().invoke(ctx)
         except BringupError as error:
-            for line in error.lines():
-                sys.stderr.write(f"error: {line}\n")
+            _say(error_lines(error))
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except NoArgsIsHelpError:
+            raise  # typer prints the help
+        except UsageError as error:
+            hint = f"; try '{error.ctx.command_path} --help'" if error.ctx else ""
+            _say([one_line(error.format_message().rstrip(".")) + hint])
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as error:
+            if isinstance(error, OSError) and error.errno == errno.EPIPE:
+                raise  # the reader of our output left (`| head`): typer exits 1 quietly
+            _say([_internal(error)])
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def error_lines(error: BringupError) -> list[str]:
+    """What the user reads of `error`: its lines; a declaration with one problem in one line."""
+    lines = error.lines()
+    if isinstance(error, SpecError) and len(error.problems) == 1:
+        return [f"{lines[0]} {error.problems[0]}"]
+    return lines
+
+
+def _say(lines: list[str]) -> None:
+    sys.stderr.write("".join(f"error: {line}\n" for line in lines))
+
+
+def _internal(error: Exception) -> str:
+    """The user's line of a bug, after writing its traceback to the project's logs."""
+    try:
+        log = write_log(error, Workspace(Path.cwd()).state / "logs")
+    except Exception as failure:  # a full disk, a read-only project: say so, still one line
+        return internal_line(error, None, f"{type(failure).__name__}: {failure}")
+    return internal_line(error, log)
 
 
 def console(*, stderr: bool = False) -> Console:
     """A console that prints values literally: no markup, emoji codes or highlighting; 120
-    columns when not a terminal."""
+    columns when not a terminal, and on stderr no line wrapped."""
     stream = sys.stderr if stderr else sys.stdout
     return Console(
         file=stream,
@@ -46,6 +93,7 @@ def console(*, stderr: bool = False) -> Console:
         emoji=False,
         highlight=False,
         width=None if stream.isatty() else 120,
+        soft_wrap=stderr,  # an error line stays one line, however long
     )
 
 
@@ -62,9 +110,9 @@ def workspace(stacks_dir: Path) -> Workspace:
 
 def load(path: Path, label: str, ws: Workspace) -> Cluster:
     """The declaration in `path`; a missing one names the known stacks."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         known = ", ".join(ws.known_stacks()) or "none"
-        raise SpecError(str(path), [f"stack {label!r}: no file {path}; known stacks: {known}"])
+        raise BringupError(f"stack {label!r}: no file {one_line(str(path))}; known stacks: {known}")
     return load_cluster(path)
 
 

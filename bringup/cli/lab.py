@@ -14,7 +14,9 @@ from bringup.errors import BringupError
 from bringup.lab.faults import FAULTS, Options
 from bringup.lab.lab import Lab
 
-app = typer.Typer(help="The embedded lab: emulated GPU nodes on this host (needs root).")
+app = typer.Typer(
+    help="The embedded lab: emulated GPU nodes on this host (needs root).", no_args_is_help=True
+)
 
 
 def _lab(stack: str, stacks_dir: Path = Path("stacks")) -> Lab:

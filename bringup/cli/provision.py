@@ -21,9 +21,10 @@ def provision_command(
     limit: Annotated[
         str | None, typer.Option(help="Comma-separated hosts or groups (Ansible --limit).")
     ] = None,
-    playbook: Annotated[Path, typer.Option(help="Playbook to run.")] = Path(
-        "playbooks/provision.yml"
-    ),
+    playbook: Annotated[
+        Path | None,
+        typer.Option(help="Playbook to run (default: bringup's own playbooks/provision.yml)."),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Report changes without making them.")
     ] = False,
@@ -34,13 +35,14 @@ def provision_command(
     Exit codes: 0 every host converged, 1 some host failed or was unreachable, 2 bad input.
     """
     ws, cluster, plan = plan_stack(stack, stacks_dir)
-    if not playbook.is_file():
-        raise BringupError(f"--playbook: {playbook} is not a file")
     hosts = names("--limit", limit)
     known = {n.name for n in plan.nodes} | set(inventory_groups(plan))
     unknown = sorted(set(hosts or ()) - known)
     if unknown:
         raise BringupError(f"--limit: {', '.join(unknown)} not a node or group of stack {stack!r}")
+    playbook = playbook or ws.repository / "playbooks" / "provision.yml"
+    if not playbook.is_file():
+        raise BringupError(f"--playbook: {playbook} is not a file")
     paths = ws.stack(stack)
     request = ProvisionRequest(
         playbook=playbook,
