@@ -7,7 +7,9 @@ the stack declarations, the rendered inventories and bringup's state:
     inventory/<stack>/              rendered inventory (hosts.yml, group_vars/, host_vars/…)
     .state/pulumi/                  the engine's local backend; .state/pulumi-home its home
     .state/workspace/<stack>/       the engine's project folder, with a copy of the stack config
-    .state/artifacts/               content-addressed store of rendered files
+    .state/artifacts/<stack>/       content-addressed store of the stack's rendered files
+    .state/logs/                    engine logs of failed operations, internal errors (bounded)
+    .state/engine/bin/              the engine's wrappers: the CLI and the dynamic providers
     .state/runs/<stack>/            ansible-runner's folders (artifacts of each playbook run)
     .state/admission/<stack>/       burn-in outputs and suite reports of admission runs
     .state/ledger.sqlite3           the admission ledger (unless BRINGUP_LEDGER_URL is set)
@@ -89,9 +91,14 @@ class Workspace:
         return self.state / "ledger.sqlite3"
 
     @property
-    def artifacts(self) -> Path:
-        """The content-addressed store of rendered files."""
-        return self.state / "artifacts"
+    def logs(self) -> Path:
+        """Logs kept for the user to read: failed engine operations, internal errors."""
+        return self.state / "logs"
+
+    @property
+    def engine_bin(self) -> Path:
+        """The wrappers the engine runs: its CLI and the dynamic providers' host."""
+        return self.state / "engine" / "bin"
 
     @property
     def pulumi_backend(self) -> Path:
@@ -169,3 +176,14 @@ class StackPaths:
     def admission(self) -> Path:
         """Burn-in outputs and suite reports of this stack's admission runs."""
         return self.workspace.state / "admission" / self.name
+
+    @property
+    def artifacts_dir(self) -> str:
+        """The stack's blob store relative to the project (what resources record): a store per
+        stack, so that one stack's `up` never prunes what another is writing."""
+        return f".state/artifacts/{self.name}"
+
+    @property
+    def artifacts(self) -> Path:
+        """The stack's content-addressed store of rendered files."""
+        return self.workspace.root / self.artifacts_dir

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from pulumi.automation import errors as auto_errors
 
 from bringup.access import Access
 from bringup.admit.prepare import check_policy
@@ -20,11 +21,14 @@ from bringup.cli.common import (
     console,
     ledger,
     plan_stack,
+    workspace,
 )
 from bringup.cli.tables import operations_table, provisioned_table, verdicts_table
+from bringup.errors import BringupError
 from bringup.infra.components import AdmitSettings
-from bringup.infra.engine import Engine
+from bringup.infra.engine import Engine, EngineFailed, cancel
 from bringup.lab import PASSPHRASE as LAB_PASSPHRASE
+from bringup.spec import Cluster
 from bringup.validation.checks import SUITE_SOURCES
 
 VerboseOption = Annotated[
@@ -59,33 +63,53 @@ def run(
     domain_policy: str = "unit",
 ) -> None:
     """Validate and plan first (bad input exits 2 before any resource is touched), then run."""
-    ws, cluster, plan = plan_stack(stack, stacks_dir)
+    cluster: Cluster | None
+    try:
+        ws, cluster, plan = plan_stack(stack, stacks_dir)
+    except BringupError as error:
+        if operation != "destroy":
+            raise
+        # destroy needs only the state: a declaration that is gone or broken must not keep
+        # the stack's resources and files alive
+        ws, cluster, plan = workspace(stacks_dir), None, None
+        ws.stack(stack)  # still a name, never a path
+        console(stderr=True).print(
+            f"note: the declaration of stack {stack} does not load ({error.lines()[0]}); "
+            "destroying what its state holds"
+        )
     policy = domain_policy_option(domain_policy)
     settings = None
     access = Access()
-    if provision or admit:
+    if cluster is not None and plan is not None and (provision or admit):
         access = access_of(ws, stack, cluster)
-    if admit:
+    if cluster is not None and plan is not None and admit:
         check_policy(policy, plan, [n.name for n in plan.nodes])
         with ledger(ws) as opened:
             repairs = opened.latest_repairs(stack)
         settings = AdmitSettings(str(policy), 1, ws.digest(*SUITE_SOURCES), repairs)
+    via_lab = cluster is None or cluster.access.via == "lab"
+    screen = console()
     engine = Engine(
         ws,
         provision=provision,
         admit=settings,
         access=access,
-        default_passphrase=LAB_PASSPHRASE if cluster.access.via == "lab" else None,
+        default_passphrase=LAB_PASSPHRASE if via_lab else None,
+        notices=lambda line: console(stderr=True).print(f"note: {line}"),
     )
-    screen = console()
     echo = (lambda line: screen.print(line)) if verbose else None
-    try:
-        with screen.status(f"pulumi {operation} {stack}") if not verbose else nullcontext():
-            outcome = getattr(engine, operation)(stack, cluster, echo)
-    except auto_errors.CommandError as error:
-        console(stderr=True).print(f"{operation} failed: {error}")
-        raise typer.Exit(1) from None
+    with _cancelled_by_signals() as interrupted:
+        try:
+            with screen.status(f"pulumi {operation} {stack}") if not verbose else nullcontext():
+                outcome = getattr(engine, operation)(stack, cluster, echo)
+        except EngineFailed as failed:
+            _report_failure(failed, interrupted)
+    if interrupted:
+        _report_interruption(operation, stack, interrupted[0])
     screen.print(operations_table(f"{operation} {stack}", outcome.summary))
+    done = "restored" if operation == "up" else "would be restored by up"
+    for path, kind in sorted(outcome.drift.items()):
+        screen.print(f"drift: {path} {kind} on disk, {done}")
     if operation == "preview":
         for name, op in sorted((n, op) for n, op in outcome.steps.items() if op != "same"):
             screen.print(f"  {op:<8} {name}")
@@ -99,6 +123,45 @@ def run(
         screen.print(verdicts_table(admission))
         if any(r.get("quarantined") or r.get("unreachable") for r in admission.values()):
             raise typer.Exit(1)
+
+
+@contextmanager
+def _cancelled_by_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM cancel the engine cleanly (it saves its state and releases its lock)
+    instead of killing bringup under it; a second signal stops the engine at once. Yields the
+    signals received."""
+    received: list[int] = []
+
+    def handle(signum: int, _frame: object) -> None:
+        received.append(signum)
+        cancel(signal.SIGINT if len(received) == 1 else signal.SIGTERM)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _report_failure(failed: EngineFailed, interrupted: list[int]) -> NoReturn:
+    """One line per failed resource and where the whole log is; exit 1 (or the signal's)."""
+    errors = console(stderr=True)
+    if interrupted:
+        _report_interruption(failed.operation, failed.stack, interrupted[0])
+    errors.print(f"{failed.operation} {failed.stack} failed:")
+    for name, line in sorted(failed.failures.items()):
+        errors.print(f"  {name}: {line}")
+    errors.print(f"the engine's log: {failed.log}")
+    raise typer.Exit(1)
+
+
+def _report_interruption(operation: str, stack: str, signum: int) -> NoReturn:
+    console(stderr=True).print(
+        f"{operation} {stack} interrupted by {signal.Signals(signum).name}: what finished is "
+        f"recorded; `bringup {operation} --stack {stack}` again converges the rest"
+    )
+    raise typer.Exit(128 + signum)
 
 
 def preview_command(

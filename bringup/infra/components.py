@@ -159,7 +159,7 @@ class Rack(pulumi.ComponentResource):
             stack.inventory_dir,
             files,
             identity=f"{rack.name}:{rack.sku}",
-            store=stack.workspace.artifacts,
+            stack=stack,
             opts=child,
         )
         self.provisioning: Provisioning | None = None
@@ -251,7 +251,7 @@ class Cluster(pulumi.ComponentResource):
                 stack.inventory_dir,
                 {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)},
                 identity=stack.name,
-                store=stack.workspace.artifacts,
+                stack=stack,
                 opts=child,
             )
             for role, prefixes in CLUSTER_FILES.items()

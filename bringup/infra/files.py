@@ -1,10 +1,14 @@
 """RenderedFiles: a dynamic resource that owns a set of rendered files in one folder.
 
 Inputs (:class:`FilesInputs`) are the folder (relative to the project), an identity (a change
-of it replaces the resource, e.g. a rack's SKU) and ``{relative path: sha256}``; the bytes come
-from the workspace's blob store. The provider only writes: atomically on create and update, and
+of it replaces the resource, e.g. a rack's SKU), ``{relative path: sha256}`` and the stack's blob
+store the bytes come from. The provider only writes: atomically on create and update, and
 on delete it removes exactly the files it wrote. It runs in the engine's provider process, which
 finds the project through ``$BRINGUP_ROOT`` (Workspace.here).
+
+The state is not trusted to say what is on disk: when the program declares the resource it
+reads its files, and a file missing or edited by hand becomes the `drift` input, so `preview`
+shows the resource as an update and `up` writes the file again (:data:`DRIFT` names them).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from pathlib import Path
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pydantic import Field
 
 from bringup.atomic import write_atomic
 from bringup.infra import blobs
 from bringup.infra.inputs import Inputs, Props
-from bringup.workspace import Workspace
+from bringup.workspace import StackPaths, Workspace
 
 
 class FilesInputs(Inputs):
@@ -30,6 +35,11 @@ class FilesInputs(Inputs):
     """What the files belong to; a new identity replaces the resource."""
     files: dict[str, str]
     """Relative path -> sha256 of the text in the blob store."""
+    store: str = ".state/artifacts"
+    """The blob store, relative to the project (the stack's own; resources recorded before
+    stores were per stack name the shared one)."""
+    drift: dict[str, str] = Field(default_factory=dict)
+    """Files found missing or edited on disk when the program ran: relative path -> which."""
 
 
 class RenderedFilesProvider(ResourceProvider):
@@ -42,13 +52,14 @@ class RenderedFilesProvider(ResourceProvider):
         inputs = FilesInputs.of(props)
         folder = _folder(inputs.dir)
         for rel, digest in sorted(inputs.files.items()):
-            _write(folder, rel, digest)
+            _write(folder, rel, inputs.store, digest)
         return CreateResult(id_=_id(inputs), outs=inputs.props())
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
         """Changed hashes update; a new folder or identity replaces."""
         replaces = [key for key in ("dir", "identity") if olds.get(key) != news.get(key)]
-        changes = bool(replaces) or olds.get("files") != news.get("files")
+        drifted = bool(news.get("drift"))
+        changes = bool(replaces) or olds.get("files") != news.get("files") or drifted
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
@@ -56,8 +67,8 @@ class RenderedFilesProvider(ResourceProvider):
         old, new = FilesInputs.of(olds), FilesInputs.of(news)
         folder = _folder(new.dir)
         for rel, digest in sorted(new.files.items()):
-            if old.files.get(rel) != digest or not (folder / rel).exists():
-                _write(folder, rel, digest)
+            if old.files.get(rel) != digest or rel in new.drift or not (folder / rel).exists():
+                _write(folder, rel, new.store, digest)
         for rel in sorted(set(old.files) - set(new.files)):
             _remove(folder, rel)
         return UpdateResult(outs=new.props())
@@ -81,18 +92,43 @@ class RenderedFiles(Resource, module="bringup", name="RenderedFiles"):
         folder: str,
         files: dict[str, str],
         identity: str,
-        store: Path,
+        stack: StackPaths,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Stage `files` ({relative path: text}) in `store` and declare them under `folder`."""
-        hashes = {rel: blobs.stage(text, store) for rel, text in sorted(files.items())}
+        """Stage `files` ({relative path: text}) in the stack's store and declare them under
+        `folder`."""
+        hashes = {rel: blobs.stage(text, stack.artifacts) for rel, text in sorted(files.items())}
         STAGED.update(hashes.values())
-        inputs = FilesInputs(dir=folder, identity=identity, files=hashes)
+        drift = _drift(stack.workspace.root / folder, hashes)
+        if drift:
+            DRIFT[name] = {f"{folder}/{rel}": kind for rel, kind in drift.items()}
+        inputs = FilesInputs(
+            dir=folder, identity=identity, files=hashes, store=stack.artifacts_dir, drift=drift
+        )
         super().__init__(RenderedFilesProvider(), name, inputs.props(), opts)
 
 
 STAGED: set[str] = set()
 """Blobs staged by this process: what a finished `up` keeps in the store."""
+DRIFT: dict[str, dict[str, str]] = {}
+"""Resource name -> {file: 'missing' or 'edited'} found by this process's program."""
+
+
+def _drift(folder: Path, hashes: dict[str, str]) -> dict[str, str]:
+    """The files of `hashes` that are missing in `folder` or differ from their hash."""
+    drift = {}
+    for rel, digest in sorted(hashes.items()):
+        try:
+            data = (folder / rel).read_bytes()
+        except FileNotFoundError:
+            drift[rel] = "missing"
+            continue
+        except OSError:
+            drift[rel] = "unreadable"
+            continue
+        if hashlib.sha256(data).hexdigest() != digest:
+            drift[rel] = "edited"
+    return drift
 
 
 def _folder(relative: str) -> Path:
@@ -104,8 +140,8 @@ def _id(inputs: FilesInputs) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def _write(folder: Path, rel: str, digest: str) -> None:
-    write_atomic(folder / rel, blobs.load(digest, Workspace.here().artifacts))
+def _write(folder: Path, rel: str, store: str, digest: str) -> None:
+    write_atomic(folder / rel, blobs.load(digest, Workspace.here().root / store))
 
 
 def _remove(folder: Path, rel: str) -> None:

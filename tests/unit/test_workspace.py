@@ -20,7 +20,9 @@ def test_paths_of_a_project_and_a_stack(tmp_path: Path) -> None:
     assert stack.runs == tmp_path / ".state" / "runs" / "gb200-su"
     assert stack.admission == tmp_path / ".state" / "admission" / "gb200-su"
     assert ws.ledger == tmp_path / ".state" / "ledger.sqlite3"
-    assert ws.artifacts == tmp_path / ".state" / "artifacts"
+    assert stack.artifacts == tmp_path / ".state" / "artifacts" / "gb200-su"
+    assert stack.artifacts_dir == ".state/artifacts/gb200-su"
+    assert ws.logs == tmp_path / ".state" / "logs"
     assert ws.stack_file("lab") == tmp_path / "stacks" / "Pulumi.lab.yaml"
     assert ws.repository == REPOSITORY
     assert (REPOSITORY / "roles").is_dir()

@@ -16,7 +16,8 @@ from bringup.workspace import Workspace
 
 
 def STORE() -> Path:
-    return Workspace.here().artifacts
+    """The store the props name (the default: resources recorded before stores per stack)."""
+    return Workspace.here().root / ".state" / "artifacts"
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_create_writes_every_file(root: Path) -> None:
     result = RenderedFilesProvider().create(props)
     assert (root / "inventory/t/hosts.yml").read_text() == "a: 1\n"
     assert (root / "inventory/t/host_vars/n1.yml").read_text() == "x: 2\n"
-    assert result.outs == props
+    assert result.outs == {**props, "store": ".state/artifacts", "drift": {}}
     assert result.id
 
 
@@ -69,7 +70,7 @@ def test_update_rewrites_changed_and_removes_dropped_files(root: Path) -> None:
     assert (root / "inventory/t/new.yml").read_text() == "n\n"
     assert not (root / "inventory/t/drop").exists()
     assert keep.stat().st_mtime_ns == before  # unchanged files are not rewritten
-    assert result.outs == new
+    assert result.outs == {**new, "store": ".state/artifacts", "drift": {}}
 
 
 def test_update_restores_a_file_deleted_by_hand(root: Path) -> None:
@@ -133,3 +134,29 @@ def test_parallel_deletes_of_one_folder_all_succeed(root: Path) -> None:
     with ThreadPoolExecutor(max_workers=32) as pool:
         list(pool.map(lambda p: provider.delete("id", p), props))
     assert not (root / "inventory/t").exists()
+
+
+def test_a_file_edited_or_deleted_by_hand_is_drift_that_update_restores(root: Path) -> None:
+    provider = RenderedFilesProvider()
+    props = _props({"a.yml": "1\n", "b.yml": "2\n"})
+    provider.create(props)
+    (root / "inventory/t/a.yml").write_text("edited\n")
+    (root / "inventory/t/b.yml").unlink()
+    same = provider.diff("id", props, dict(props))
+    assert same.changes is False  # the state alone cannot see it
+    drifted = {**props, "drift": {"a.yml": "edited", "b.yml": "missing"}}
+    assert provider.diff("id", props, drifted).changes is True
+    provider.update("id", props, drifted)
+    assert (root / "inventory/t/a.yml").read_text() == "1\n"
+    assert (root / "inventory/t/b.yml").read_text() == "2\n"
+
+
+def test_the_program_finds_the_drift_on_disk(root: Path) -> None:
+    from bringup.infra.files import _drift
+
+    folder = root / "inventory" / "t"
+    folder.mkdir(parents=True)
+    (folder / "same.yml").write_text("1\n")
+    (folder / "edited.yml").write_text("changed\n")
+    hashes = _props({"same.yml": "1\n", "edited.yml": "2\n", "gone.yml": "3\n"})["files"]
+    assert _drift(folder, hashes) == {"edited.yml": "edited", "gone.yml": "missing"}
