@@ -72,11 +72,12 @@ class Access(Wire):
     def ansible_env(self) -> dict[str, str]:
         """Ansible's environment for these settings: strict host-key checking, always."""
         # A connection master whose host went away (a lab node recreated at the same address, a
-        # node rebooted) must not hang the next task: keepalives end it within 15 s.
+        # node rebooted) must not hang the next task: keepalives end it within 30 s, which a
+        # loaded controller still answers in time.
         args = [
             "-o ControlMaster=auto",
             "-o ControlPersist=60s",
-            "-o ServerAliveInterval=5",
+            "-o ServerAliveInterval=10",
             "-o ServerAliveCountMax=3",
             "-o StrictHostKeyChecking=yes",
         ]

@@ -40,12 +40,15 @@ class Progress:
     def update(self, event: TaskEvent) -> None:
         """Take one event into account."""
         self.seen.add(event.host)
+        if event.status == "unreachable":
+            self.unreachable.add(event.host)
+        else:
+            # a host run again after a connection failure is unreachable only if it fails again
+            self.unreachable.discard(event.host)
         if event.status == "started":
             self.task = event.task
         elif event.status == "failed":
             self.failed.add(event.host)
-        elif event.status == "unreachable":
-            self.unreachable.add(event.host)
         self._live.update(self._render())
 
     def _render(self) -> str:

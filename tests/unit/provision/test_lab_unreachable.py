@@ -1,5 +1,5 @@
-"""A node made unreachable mid-run (marked `root`): reported unreachable, the other converges,
-and the next run converges it once healed."""
+"""A node made unreachable mid-run (marked `root`): reported unreachable after the retries, the
+other converges, and the next run converges it once healed."""
 
 from __future__ import annotations
 
@@ -51,7 +51,10 @@ def test_unreachable_mid_run_then_converged_once_healed(lab: Lab) -> None:
     first = run_playbook(request, on_event=cut_after_first_tasks)
     assert cut.is_set()
     assert first.hosts[victim].status == "unreachable"
+    # a node whose sshd is gone refuses every try: unreachable once the retries are spent
+    assert first.hosts[victim].attempts == 1 + len(request.retry_pauses_s)
     assert first.hosts[HOSTS[0]].status == "changed"
+    assert first.hosts[HOSTS[0]].attempts == 1
     lab.heal(victim)
     second = run_playbook(request)
     assert second.hosts[victim].status == "changed"

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bringup.provision import ProvisionRequest, TaskEvent, run_playbook
-from bringup.provision.runner import STRATEGY_VARIABLE
+from bringup.provision import ProvisionRequest, ProvisionResult, TaskEvent, run_playbook
+from bringup.provision.runner import (
+    CONNECT_TIMEOUT_S,
+    STRATEGY_VARIABLE,
+    controller_cpus,
+    default_forks,
+)
 
 PLAYBOOK = """
 - name: Probe
@@ -65,6 +71,7 @@ def project(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def request(playbook: Path, inventory: Path, tmp_path: Path, **more: Any) -> ProvisionRequest:
+    more = {"retry_pauses_s": (0.1, 0.1), **more}  # "gone" is tried three times: keep it short
     return ProvisionRequest(
         playbook=playbook, inventory=inventory, private_data_dir=tmp_path / "run", **more
     )
@@ -84,6 +91,12 @@ def test_each_host_gets_its_own_verdict(project: tuple[Path, Path], tmp_path: Pa
         "disk /dev/nvme9 missing",
     )
     assert result.hosts["gone"].message
+    assert {h: r.attempts for h, r in result.hosts.items()} == {
+        "steady": 1,
+        "changer": 1,
+        "bad": 1,
+        "gone": 3,
+    }
     assert not result.converged
     # the failure stopped neither the other hosts nor the play
     carry_on = TaskEvent(host="changer", task="Probe | Carry on after the failure", status="ok")
@@ -126,3 +139,40 @@ def test_the_mitogen_strategy_points_ansible_at_its_plugin() -> None:
     assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
     assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_linear.py").is_file()
     assert _strategy_env("linear") == {"ANSIBLE_STRATEGY": "linear"}
+
+
+def ansible_command(result: ProvisionResult) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment ansible-runner started ansible-playbook with."""
+    recorded = json.loads((result.artifacts / "command").read_text())
+    return recorded["command"], recorded["env"]
+
+
+def test_forks_and_connection_timeout_suit_the_controller(
+    project: tuple[Path, Path], tmp_path: Path
+) -> None:
+    playbook, inventory = project
+    result = run_playbook(request(playbook, inventory, tmp_path, hosts=("steady",)))
+    command, env = ansible_command(result)
+    assert command[command.index("--forks") + 1] == str(default_forks(controller_cpus()))
+    assert env["ANSIBLE_TIMEOUT"] == str(CONNECT_TIMEOUT_S)
+    chosen = request(playbook, inventory, tmp_path, hosts=("steady",), forks=3, connect_timeout_s=7)
+    command, env = ansible_command(run_playbook(chosen))
+    assert (command[command.index("--forks") + 1], env["ANSIBLE_TIMEOUT"]) == ("3", "7")
+
+
+def test_default_forks_grow_with_the_cpus_within_bounds() -> None:
+    assert [default_forks(n) for n in (1, 2, 4, 32, 64)] == [8, 16, 32, 256, 256]
+    assert 1 <= controller_cpus() <= (os.cpu_count() or 1)
+
+
+def test_a_timeout_set_by_the_caller_too_still_reaches_ansible(
+    project: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run drops what it inherited from the caller, but not what it set itself
+    monkeypatch.setenv("ANSIBLE_TIMEOUT", str(CONNECT_TIMEOUT_S))
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    playbook, inventory = project
+    result = run_playbook(request(playbook, inventory, tmp_path, hosts=("steady",)))
+    assert result.converged
+    _, env = ansible_command(result)
+    assert (env["ANSIBLE_TIMEOUT"], env["LC_ALL"]) == (str(CONNECT_TIMEOUT_S), "C.UTF-8")
