@@ -28,6 +28,8 @@ from bringup.errors import BringupError
 from bringup.infra.components import AdmitSettings
 from bringup.infra.engine import Engine, EngineFailed, cancel
 from bringup.lab import PASSPHRASE as LAB_PASSPHRASE
+from bringup.plan.expectation import management_address
+from bringup.provision.markers import read_records
 from bringup.spec import Cluster
 from bringup.validation.checks import SUITE_SOURCES
 
@@ -63,6 +65,7 @@ def run(
     domain_policy: str = "unit",
 ) -> None:
     """Validate and plan first (bad input exits 2 before any resource is touched), then run."""
+    screen = console()
     cluster: Cluster | None
     try:
         ws, cluster, plan = plan_stack(stack, stacks_dir)
@@ -80,15 +83,19 @@ def run(
     policy = domain_policy_option(domain_policy)
     settings = None
     access = Access()
+    records = None
     if cluster is not None and plan is not None and (provision or admit):
         access = access_of(ws, stack, cluster)
+        addresses = {n.name: management_address(plan, n) for n in plan.nodes}
+        with screen.status(f"reading what the {len(addresses)} nodes were converged to"):
+            records = read_records({n: a for n, a in addresses.items() if a}, access)
     if cluster is not None and plan is not None and admit:
         check_policy(policy, plan, [n.name for n in plan.nodes])
         with ledger(ws) as opened:
             repairs = opened.latest_repairs(stack)
-        settings = AdmitSettings(str(policy), 1, ws.digest(*SUITE_SOURCES), repairs)
+            states = {s.node: s.state for s in opened.status(stack)}
+        settings = AdmitSettings(str(policy), 1, ws.digest(*SUITE_SOURCES), repairs, states)
     via_lab = cluster is None or cluster.access.via == "lab"
-    screen = console()
     engine = Engine(
         ws,
         provision=provision,
@@ -96,6 +103,7 @@ def run(
         access=access,
         default_passphrase=LAB_PASSPHRASE if via_lab else None,
         notices=lambda line: console(stderr=True).print(f"note: {line}"),
+        records=records,
     )
     echo = (lambda line: screen.print(line)) if verbose else None
     with _cancelled_by_signals() as interrupted:
@@ -107,9 +115,9 @@ def run(
     if interrupted:
         _report_interruption(operation, stack, interrupted[0])
     screen.print(operations_table(f"{operation} {stack}", outcome.summary))
-    done = "restored" if operation == "up" else "would be restored by up"
-    for path, kind in sorted(outcome.drift.items()):
-        screen.print(f"drift: {path} {kind} on disk, {done}")
+    done = "made right by this up" if operation == "up" else "up makes it right"
+    for what, how in sorted(outcome.drift.items()):
+        screen.print(f"drift: {what}: {how}; {done}")
     if operation == "preview":
         for name, op in sorted((n, op) for n, op in outcome.steps.items() if op != "same"):
             screen.print(f"  {op:<8} {name}")

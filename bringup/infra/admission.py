@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pydantic import Field
 
 from bringup.access import Access
 from bringup.admit.admission import AdmissionRequest, admit_in_process
@@ -47,7 +48,24 @@ class AdmissionInputs(Inputs):
     suite_hash: str
     repairs: dict[str, str]
     """Node -> its latest repair mark in the ledger, for the rack's nodes ever repaired."""
+    states: dict[str, str] = Field(default_factory=dict)
+    """Node -> its state in the ledger when the program ran ('unknown' when it has none)."""
     provisioned_hash: str = ""
+
+
+def outdated(olds: Props, news: AdmissionInputs) -> dict[str, str]:
+    """The nodes whose recorded verdict the ledger no longer holds: node -> 'recorded, now'."""
+    verdicts = olds.get("verdicts")
+    if not isinstance(verdicts, dict) or not news.states:
+        return {}
+    recorded = dict.fromkeys(verdicts.get("admitted") or (), "admitted")
+    recorded |= dict.fromkeys(verdicts.get("quarantined") or {}, "quarantined")
+    recorded |= dict.fromkeys(verdicts.get("unreachable") or (), "unreachable")
+    return {
+        node: f"{recorded.get(node, 'not judged')}, now {news.states[node]}"
+        for node in news.hosts
+        if node in news.states and news.states[node] != recorded.get(node)
+    }
 
 
 class AdmissionProvider(ResourceProvider):
@@ -65,8 +83,10 @@ class AdmissionProvider(ResourceProvider):
         return CreateResult(id_=f"{inputs.stack}/{inputs.rack}", outs=self._judge(inputs))
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
-        """Judge again when an input changed: hosts, policy, provisioning, suite, a repair."""
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in DIFF_KEYS))
+        """Judge again when an input changed (hosts, policy, provisioning, suite, a repair), or
+        when the ledger no longer holds the verdicts this resource recorded."""
+        changed = any(olds.get(k) != news.get(k) for k in DIFF_KEYS)
+        return DiffResult(changes=changed or bool(outdated(olds, AdmissionInputs.of(news))))
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         """Judge the rack again."""

@@ -17,12 +17,13 @@ from bringup.access import Access
 from bringup.infra.admission import Admission, AdmissionInputs
 from bringup.infra.files import RenderedFiles
 from bringup.infra.inputs import Props
-from bringup.infra.provisioning import Provisioning, ProvisioningInputs, text_hash
+from bringup.infra.provisioning import STALE, Provisioning, ProvisioningInputs, text_hash
 from bringup.plan import Plan
 from bringup.plan.bom import plane_counts
 from bringup.plan.fabric import FabricPlan
 from bringup.plan.model import NvlinkDomain as PlannedDomain
 from bringup.plan.model import RackPlan
+from bringup.provision.markers import Record, stale
 from bringup.render import render_cluster_files, render_rack_files
 from bringup.spec import StorageSystem as StorageSpec
 from bringup.workspace import StackPaths
@@ -103,6 +104,8 @@ class Provision:
     """Cluster-wide rendered texts the rack's nodes read (group_vars of all and its SKU)."""
     after: tuple[pulumi.Resource, ...]
     """The cluster-wide file resources (inventory) the run reads."""
+    records: Mapping[str, Record] | None = None
+    """What each node records it was converged to, read before the run; None: not read."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,9 @@ class AdmitSettings:
     """Hash of the validation suite: a change there judges every rack again."""
     repairs: Mapping[str, str] = field(default_factory=dict)
     """Node -> its latest repair mark in the ledger: a new mark judges its rack again."""
+    states: Mapping[str, str] = field(default_factory=dict)
+    """Node -> its state in the ledger now: a verdict the ledger no longer holds (a node judged
+    since by another run, or a ledger that lost it) judges its rack again."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,11 @@ class Rack(pulumi.ComponentResource):
                 vars_hash=text_hash(texts),
                 roles_hash=args.provision.roles_hash,
             )
+            if args.provision.records is not None:
+                found = stale(args.provision.records, dict.fromkeys(nodes, inputs.marker))
+                inputs = inputs.model_copy(update={"stale": found})
+                if found:
+                    STALE[f"{name}-provisioning"] = found
             self.provisioning = Provisioning(
                 f"{name}-provisioning",
                 inputs,
@@ -230,6 +241,9 @@ class ClusterArgs:
     """Also converge every rack with the provision playbook (Provisioning resources)."""
     admit: AdmitSettings | None = None
     """Also judge every rack after it converges (Admission resources; implies provision)."""
+    records: Mapping[str, Record] | None = None
+    """What each node records it was converged to (bringup.provision.markers), read before
+    the run; None when not read."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -268,7 +282,7 @@ class Cluster(pulumi.ComponentResource):
                     rendered["group_vars/all.yml"],
                     rendered[f"group_vars/sku-{rack.sku}.yml"],
                 )
-                provision = Provision(roles, shared, after)
+                provision = Provision(roles, shared, after, args.records)
             rack_args = RackArgs(plan, rack, args.deployment, provision, args.admit)
             component = Rack(f"{name}-{rack.name}", rack_args, child)
             if component.provisioning is not None:
@@ -324,8 +338,11 @@ def _admission(
         dcgm_level=args.admit.dcgm_level,
         suite_hash=args.admit.suite_hash,
         repairs={n: args.admit.repairs[n] for n in nodes if n in args.admit.repairs},
+        states={n: args.admit.states.get(n, "unknown") for n in nodes},
     )
-    provisioned = after.results.apply(lambda r: text_hash([json.dumps(r, sort_keys=True)]))
+    provisioned = pulumi.Output.all(after.results, after.converged).apply(
+        lambda done: text_hash([json.dumps(done, sort_keys=True)])
+    )
     return Admission(
         f"{name}-admission",
         inputs,

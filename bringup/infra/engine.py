@@ -48,6 +48,8 @@ from bringup.infra.components import AdmitSettings, Deployment
 from bringup.infra.files import DRIFT, STAGED
 from bringup.infra.inputs import Props
 from bringup.infra.program import cluster_program
+from bringup.infra.provisioning import STALE
+from bringup.provision.markers import Record
 from bringup.spec import Cluster
 from bringup.workspace import ROOT_VARIABLE, Workspace
 
@@ -104,6 +106,8 @@ class Engine:
     """The passphrase when PULUMI_CONFIG_PASSPHRASE is unset (the lab's documented default)."""
     notices: Callable[[str], None] | None = None
     """Told what the engine did on its own (a stale lock removed)."""
+    records: Mapping[str, Record] | None = None
+    """What each node records it was converged to, read before the run (with provision)."""
 
     def passphrase(self, stack: str) -> str:
         """PULUMI_CONFIG_PASSPHRASE, or the default this engine was given."""
@@ -182,7 +186,7 @@ class Engine:
 
         def program() -> None:
             if cluster is not None:
-                cluster_program(cluster, deployment, self.provision, self.admit)
+                cluster_program(cluster, deployment, self.provision, self.admit, self.records)
 
         return auto.create_or_select_stack(
             stack_name=name, project_name=PROJECT, program=program, opts=opts
@@ -193,6 +197,7 @@ class Engine:
     ) -> Outcome:
         """What `up` would do, without doing it."""
         DRIFT.clear()
+        STALE.clear()
         run = _Run(self, "preview", name, on_output)
         result = run.call(
             lambda: self.stack(name, cluster).preview(
@@ -207,6 +212,7 @@ class Engine:
         """Converge the stack to the plan; prunes blobs no file refers to any more."""
         STAGED.clear()
         DRIFT.clear()
+        STALE.clear()
         run = _Run(self, "up", name, on_output)
         # One rack failing to converge must not stop the others.
         result = run.call(
@@ -294,13 +300,21 @@ class _Run:
         self.lines: list[str] = []
 
     def drift(self) -> dict[str, str]:
-        """The drifted files of resources the operation did not create anew."""
-        return {
-            path: kind
+        """What was found to differ from the state (files on disk, nodes) for the resources the
+        operation did not create anew: what -> how."""
+        found = {
+            path: f"{kind} on disk"
             for name, files in DRIFT.items()
             if self.steps.get(name) not in (None, "create")
             for path, kind in files.items()
         }
+        found |= {
+            f"node {node}": why
+            for name, nodes in STALE.items()
+            if self.steps.get(name) not in (None, "create")
+            for node, why in nodes.items()
+        }
+        return found
 
     def output(self, line: str) -> None:
         self.lines.append(line)

@@ -6,10 +6,13 @@ plain `pulumi up`. Both plan the same declaration and declare the same resources
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 
 from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs, Deployment
 from bringup.plan import make_plan
+from bringup.provision.markers import Record
 from bringup.spec import Cluster as ClusterSpec
 
 
@@ -18,9 +21,10 @@ def cluster_program(
     deployment: Deployment,
     provision: bool = False,
     admit: AdmitSettings | None = None,
+    records: Mapping[str, Record] | None = None,
 ) -> Cluster:
     """Plan `cluster` and declare its component tree; exports the stack outputs."""
-    args = ClusterArgs(make_plan(cluster), deployment, provision, admit)
+    args = ClusterArgs(make_plan(cluster), deployment, provision, admit, records)
     root = Cluster(cluster.name, args)
     pulumi.export("nodes", root.nodes)
     pulumi.export("gpus", root.gpus)

@@ -2,18 +2,22 @@
 
 Its inputs (:class:`ProvisioningInputs`) are the rack's hosts and two hashes: of the variables
 rendered for those hosts and of the roles and playbooks. `up` converges the racks whose inputs
-changed and only those. The provider carries the stack's Access (pickled with it, not an input:
-a new key path converges nothing). The outputs are the per-host results; a rack with a failed or
-unreachable host fails its resource with a message naming each host and task, while the other
-racks go on converging.
+changed and only those, and the racks with a node whose own record (the role `provisioned`,
+read back before the run: bringup.provision.markers) says it no longer holds what it was
+converged to: the `stale` input names them and why. The provider carries the stack's Access
+(pickled with it, not an input: a new key path converges nothing). The outputs are the per-host
+results and when the rack was converged; a rack with a failed or unreachable host fails its
+resource with a message naming each host and task, while the other racks go on converging.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pydantic import Field
 
 from bringup.access import Access
 from bringup.infra.inputs import Inputs, Props
@@ -37,6 +41,18 @@ class ProvisioningInputs(Inputs):
     """Hash of the variables rendered for the rack's nodes (and the groups they read)."""
     roles_hash: str
     """Hash of roles/ and playbooks/."""
+    stale: dict[str, str] = Field(default_factory=dict)
+    """Nodes found not to hold what they were converged to (re-imaged, replaced, never
+    converged, unreachable), with why: the rack is converged again."""
+
+    @property
+    def marker(self) -> str:
+        """What each node records it was converged to (the role `provisioned`)."""
+        return f"{self.vars_hash}:{self.roles_hash}"
+
+
+STALE: dict[str, dict[str, str]] = {}
+"""Resource name -> {node: why it is converged again}, found by this process's program."""
 
 
 class ProvisioningProvider(ResourceProvider):
@@ -54,8 +70,10 @@ class ProvisioningProvider(ResourceProvider):
         return CreateResult(id_=f"{inputs.stack}/{inputs.rack}", outs=self._converge(inputs))
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
-        """Converge again when the hosts, their variables or the roles changed."""
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in DIFF_KEYS))
+        """Converge again when the hosts, their variables or the roles changed, or a node no
+        longer holds what it was converged to."""
+        changed = any(olds.get(k) != news.get(k) for k in DIFF_KEYS)
+        return DiffResult(changes=changed or bool(news.get("stale")))
 
     def update(self, _id: str, olds: Props, news: Props) -> UpdateResult:
         """Converge the rack again."""
@@ -73,6 +91,7 @@ class ProvisioningProvider(ResourceProvider):
             private_data_dir=stack.runs / inputs.rack,
             hosts=inputs.hosts,
             access=self.access,
+            extra_vars={"provisioned_marker": inputs.marker},
             repository=workspace.repository,
         )
         try:
@@ -99,13 +118,15 @@ class ProvisioningProvider(ResourceProvider):
         if bad or missing:
             detail = "; ".join(bad + [f"{h} not reached by the play" for h in missing])
             raise RuntimeError(f"rack {inputs.rack}: {detail} (artifacts: {result.artifacts})")
-        return {**inputs.props(), "results": hosts}
+        converged = datetime.now(UTC).isoformat(timespec="seconds")
+        return {**inputs.props(), "results": hosts, "converged": converged}
 
 
 class Provisioning(Resource, module="bringup", name="Provisioning"):
     """One rack (or SU) converged by the provision playbook."""
 
     results: pulumi.Output[Props]
+    converged: pulumi.Output[str]
 
     def __init__(
         self,
@@ -115,7 +136,7 @@ class Provisioning(Resource, module="bringup", name="Provisioning"):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Converge `inputs.hosts`, reaching them as `access` says."""
-        props = {**inputs.props(), "results": None}
+        props = {**inputs.props(), "results": None, "converged": None}
         super().__init__(ProvisioningProvider(access), name, props, opts)
 
 

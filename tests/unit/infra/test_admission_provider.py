@@ -103,3 +103,17 @@ def test_the_provider_pickles_with_its_access() -> None:
 
     again = dill.loads(dill.dumps(AdmissionProvider(ACCESS)))
     assert again.access == ACCESS
+
+
+def test_a_verdict_the_ledger_no_longer_holds_judges_the_rack_again() -> None:
+    recorded = {**PROPS, "verdicts": {"admitted": ["n1"], "quarantined": {"n2": []}}}
+    agrees = {**PROPS, "states": {"n1": "admitted", "n2": "quarantined"}}
+    assert not AdmissionProvider(ACCESS).diff("lab/r1", recorded, agrees).changes
+    for states in (
+        {"n1": "unknown", "n2": "quarantined"},  # a ledger that lost the node
+        {"n1": "quarantined", "n2": "quarantined"},  # judged since by another run
+        {"n1": "admitted", "n2": "repaired"},
+    ):
+        assert (
+            AdmissionProvider(ACCESS).diff("lab/r1", recorded, {**PROPS, "states": states}).changes
+        )

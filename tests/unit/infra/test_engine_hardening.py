@@ -199,13 +199,13 @@ def test_a_file_deleted_or_edited_by_hand_is_drift_that_up_restores(tmp_path: Pa
         handle.write("SwitchName=by-hand Nodes=nobody\n")
     preview = _bringup(project, "preview", "--stack", "small")
     assert preview.returncode == 0, preview.stderr
-    assert f"drift: inventory/small/host_vars/{victim.name} missing on disk" in preview.stdout
-    assert "drift: inventory/small/topology.conf edited on disk" in preview.stdout
+    assert f"drift: inventory/small/host_vars/{victim.name}: missing on disk" in preview.stdout
+    assert "drift: inventory/small/topology.conf: edited on disk" in preview.stdout
     assert "update   small-topology" in preview.stdout
     assert not victim.exists()  # a preview changes nothing
     up = _bringup(project, "up", "--stack", "small")
     assert up.returncode == 0, up.stderr
-    assert "restored" in up.stdout
+    assert "made right by this up" in up.stdout
     assert _files(project, "small") == before
     assert "drift" not in _bringup(project, "preview", "--stack", "small").stdout
 

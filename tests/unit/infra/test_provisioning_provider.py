@@ -93,3 +93,33 @@ def test_hashes_follow_content(tmp_path: Path) -> None:
     (tmp_path / "roles" / "a" / "main.yml").write_text("y")
     assert workspace.digest("roles", "playbooks") != before
     assert text_hash(["a", "b"]) != text_hash(["ab"])
+
+
+def test_a_node_that_lost_what_it_was_converged_to_converges_its_rack_again(root: Path) -> None:
+    provider = ProvisioningProvider(Access())
+    old = {**_props(["n1", "n2"]), "results": {"n1": {"status": "ok"}}}
+    assert provider.diff("t/r1", old, _props(["n1", "n2"])).changes is False
+    stale = {**_props(["n1", "n2"]), "stale": {"n2": "no record of a converge on the node"}}
+    assert provider.diff("t/r1", old, stale).changes is True
+
+
+def test_the_run_leaves_each_node_its_record(root: Path) -> None:
+    """The provision playbook's last role writes the marker the run was given."""
+    playbook = root / "playbooks" / "provision.yml"
+    playbook.write_text(
+        playbook.read_text()
+        + """
+- name: Record
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Record | Write the marker the run was given
+      ansible.builtin.copy:
+        dest: "{{ marker_dir }}/{{ inventory_hostname }}.marker"
+        content: "{{ provisioned_marker }}"
+        mode: "0644"
+"""
+    )
+    result = ProvisioningProvider(Access()).create(_props(["n1"], vars_hash="v9"))
+    assert (root / "markers" / "n1.marker").read_text() == "v9:x"
+    assert result.outs["converged"]

@@ -152,7 +152,11 @@ def test_the_lab_renders_the_variables_each_class_needs() -> None:
     }
     assert cpu["doca_ofed_packages"] == []
     assert "nvidia_driver_packages" not in cpu
-    assert roles_for(hosts["lab-h1-r01-k03-n1"][1]) == ["doca_ofed", "storage_client"]
+    assert roles_for(hosts["lab-h1-r01-k03-n1"][1]) == [
+        "doca_ofed",
+        "storage_client",
+        "provisioned",
+    ]
 
 
 def test_a_missing_or_mistyped_variable_is_reported_by_name() -> None:
@@ -184,6 +188,7 @@ def test_every_role_has_a_spec_and_every_spec_option_carries_the_role_prefix() -
         "fabric_manager",
         "nvidia_driver",
         "nvlink",
+        "provisioned",
         "storage_client",
     ]
     for role in ROLE_NAMES:
