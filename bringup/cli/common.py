@@ -77,7 +77,7 @@ def _say(lines: list[str]) -> None:
 def _internal(error: Exception) -> str:
     """The user's line of a bug, after writing its traceback to the project's logs."""
     try:
-        log = write_log(error, Workspace(Path.cwd()).state / "logs")
+        log = write_log(error, Workspace(Path.cwd()).logs)
     except Exception as failure:  # a full disk, a read-only project: say so, still one line
         return internal_line(error, None, f"{type(failure).__name__}: {failure}")
     return internal_line(error, log)
