@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from bringup.admit.admission import admit
-from bringup.admit.prepare import admission_request
 from bringup.admit.verdict import DomainPolicy, PolicyError
 from bringup.cli.common import (
     StackOption,
@@ -54,6 +52,9 @@ def admit_command(
     Exit codes: 0 every node admitted, 1 some node quarantined or unreachable, 2 bad input or an
     unusable environment. An interrupted run of the same nodes is resumed.
     """
+    from bringup.admit.admission import admit  # what admission needs, loaded when it runs
+    from bringup.admit.prepare import admission_request
+
     ws, cluster, plan = plan_stack(stack, stacks_dir)
     request = admission_request(
         plan,

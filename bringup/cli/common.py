@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,13 +16,14 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from bringup.access import Access, stack_access
-from bringup.admit.ledger import Ledger, LedgerError
-from bringup.admit.prepare import open_ledger
 from bringup.cli.crashlog import internal_line, one_line, write_log
 from bringup.errors import BringupError
 from bringup.plan import Plan, make_plan
 from bringup.spec import Cluster, SpecError, load_cluster, resolve_stack
 from bringup.workspace import Workspace
+
+if TYPE_CHECKING:  # the command line starts without the layers it does not use
+    from bringup.admit.ledger import Ledger
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -142,6 +143,9 @@ def access_of(ws: Workspace, stack: str, cluster: Cluster) -> Access:
 @contextmanager
 def ledger(ws: Workspace) -> Iterator[Ledger]:
     """The workspace's ledger; its errors are said as ``ledger: ...``."""
+    from bringup.admit.ledger import LedgerError
+    from bringup.admit.prepare import open_ledger
+
     try:
         with open_ledger(ws) as opened:
             yield opened

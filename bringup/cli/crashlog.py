@@ -18,15 +18,12 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bringup.admit.ledger import redact_url
-from bringup.admit.prepare import LEDGER_URL_VARIABLE
 from bringup.atomic import write_atomic
-from bringup.infra.engine import PASSPHRASE_VARIABLE
 
 KEEP = 20
 """Log files of internal errors kept; older ones are removed when a new one is written."""
 
-SECRET_VARIABLES = (PASSPHRASE_VARIABLE, LEDGER_URL_VARIABLE)
+SECRET_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "BRINGUP_LEDGER_URL")
 """Environment variables whose values never reach a log or the terminal, wherever they appear."""
 
 MAX_MESSAGE = 500
@@ -38,11 +35,13 @@ _PREFIX = "internal-"
 def redacted(text: str) -> str:
     """`text` with the values of SECRET_VARIABLES replaced by their names, and every password
     of a database URL or conninfo masked (see :func:`bringup.admit.ledger.redact_url`)."""
+    from bringup.admit.ledger import redact_url  # only when something went wrong
+
     for name in SECRET_VARIABLES:
         value = os.environ.get(name)
         if value:
             text = text.replace(value, f"<{name}>")
-    return redact_url(text, os.environ.get(LEDGER_URL_VARIABLE) or None)
+    return redact_url(text, os.environ.get("BRINGUP_LEDGER_URL") or None)
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:

@@ -7,12 +7,10 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from bringup.access import Access
-from bringup.admit.prepare import check_policy
 from bringup.cli.admit import domain_policy as domain_policy_option
 from bringup.cli.common import (
     StackOption,
@@ -25,13 +23,13 @@ from bringup.cli.common import (
 )
 from bringup.cli.tables import operations_table, provisioned_table, verdicts_table
 from bringup.errors import BringupError
-from bringup.infra.components import AdmitSettings
-from bringup.infra.engine import Engine, EngineFailed, cancel
 from bringup.lab import PASSPHRASE as LAB_PASSPHRASE
 from bringup.plan.expectation import management_address
-from bringup.provision.markers import read_records
 from bringup.spec import Cluster
 from bringup.validation.checks import SUITE_SOURCES
+
+if TYPE_CHECKING:  # the command line starts without the layers it does not use
+    from bringup.infra.engine import EngineFailed
 
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Print the engine's own output.")
@@ -65,6 +63,13 @@ def run(
     domain_policy: str = "unit",
 ) -> None:
     """Validate and plan first (bad input exits 2 before any resource is touched), then run."""
+    # the engine, Pulumi's SDK and Ansible load only for the commands that use them
+    from bringup.access import Access
+    from bringup.admit.prepare import check_policy
+    from bringup.infra.components import AdmitSettings
+    from bringup.infra.engine import Engine, EngineFailed
+    from bringup.provision.markers import read_records
+
     screen = console()
     cluster: Cluster | None
     try:
@@ -138,6 +143,8 @@ def _cancelled_by_signals() -> Iterator[list[int]]:
     """SIGINT and SIGTERM cancel the engine cleanly (it saves its state and releases its lock)
     instead of killing bringup under it; a second signal stops the engine at once. Yields the
     signals received."""
+    from bringup.infra.engine import cancel
+
     received: list[int] = []
 
     def handle(signum: int, _frame: object) -> None:

@@ -10,9 +10,6 @@ import typer
 from bringup.cli.common import StackOption, StacksDirOption, access_of, console, names, plan_stack
 from bringup.cli.tables import playbook_table
 from bringup.errors import BringupError
-from bringup.provision.inventory import write_inventory
-from bringup.provision.progress import Progress
-from bringup.provision.runner import ProvisionRequest, run_playbook
 from bringup.render.hosts import inventory_groups
 
 
@@ -34,6 +31,10 @@ def provision_command(
 
     Exit codes: 0 every host converged, 1 some host failed or was unreachable, 2 bad input.
     """
+    from bringup.provision.inventory import write_inventory  # Ansible loads when it runs
+    from bringup.provision.progress import Progress
+    from bringup.provision.runner import ProvisionRequest, run_playbook
+
     ws, cluster, plan = plan_stack(stack, stacks_dir)
     hosts = names("--limit", limit)
     known = {n.name for n in plan.nodes} | set(inventory_groups(plan))

@@ -4,15 +4,17 @@ markup: an observed value such as ``[/dev/nvidia3]`` prints as it is."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
-from bringup.admit.admission import AdmissionResult
-from bringup.admit.ledger import NodeStatus
 from bringup.plan import Plan
-from bringup.provision.runner import ProvisionResult
+
+if TYPE_CHECKING:  # the command line starts without the layers it does not use
+    from bringup.admit.admission import AdmissionResult
+    from bringup.admit.ledger import NodeStatus
+    from bringup.provision.runner import ProvisionResult
 
 VERDICT_STYLES = {"admitted": "green", "quarantined": "red", "unreachable": "yellow"}
 HOST_STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta"}

@@ -8,9 +8,9 @@ provider processes find the project through ``$BRINGUP_ROOT``.
 
 An operation cut short must not leave the stack stuck:
 
-- the engine's CLI and its dynamic providers run tethered to their parent
-  (bringup.infra.tethered): a `bringup up` killed by any signal takes them with it, and the CLI
-  cancels cleanly (it saves its state and releases its lock);
+- the engine's CLI and its dynamic providers run tethered to their parent (util-linux's
+  `setpriv --pdeathsig TERM`: the kernel sends them SIGTERM when their parent dies): a
+  `bringup up` killed by any signal, SIGKILL included, takes them with it;
 - :func:`cancel` asks a running engine to stop (what SIGTERM and SIGINT of `bringup` do);
 - a lock left by a process that is gone is removed before the next operation, and said so;
 - every resource is an idempotent write, so the next `up` converges what was left half done.
@@ -143,12 +143,15 @@ class Engine:
             raise EngineError(
                 "no Pulumi engine: run scripts/build-pulumi (make does) or install pulumi"
             )
-        python = sys.executable
+        # A process killed by SIGKILL cannot stop its children: the kernel does, when asked
+        # (PR_SET_PDEATHSIG, which survives exec). Without setpriv they run untethered.
+        setpriv = shutil.which("setpriv")
+        tether = f'"{setpriv}" --pdeathsig TERM -- ' if setpriv else ""
         wrappers = {
-            "pulumi": f'exec "{python}" -m bringup.infra.tethered "{real}" "$@"',
+            "pulumi": f'exec {tether}"{real}" "$@"',
             # found by the engine on PATH before the one scripts/build-pulumi writes
             "pulumi-resource-pulumi-python": (
-                f'exec "{python}" -u -m bringup.infra.tethered --module pulumi.dynamic "$@"'
+                f'exec {tether}"{sys.executable}" -u -m pulumi.dynamic "$@"'
             ),
         }
         for name, line in wrappers.items():
@@ -166,8 +169,10 @@ class Engine:
         work.mkdir(parents=True, exist_ok=True)
         self.workspace.pulumi_backend.mkdir(parents=True, exist_ok=True)
         config = work / f"Pulumi.{name}.yaml"
-        if cluster is not None or not _readable(config):
+        if not _readable(config):  # lost or damaged: rebuilt with the salt the state holds
             _write_stack_config(config, cluster, self._salt(name))
+        elif cluster is not None:
+            _write_stack_config(config, cluster, None)
         self._clear_stale_locks(name)
         env = self._env(name)
         opts = auto.LocalWorkspaceOptions(

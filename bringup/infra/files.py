@@ -14,11 +14,11 @@ shows the resource as an update and `up` writes the file again (:data:`DRIFT` na
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
-from pydantic import Field
 
 from bringup.atomic import write_atomic
 from bringup.infra import blobs
@@ -38,8 +38,9 @@ class FilesInputs(Inputs):
     store: str = ".state/artifacts"
     """The blob store, relative to the project (the stack's own; resources recorded before
     stores were per stack name the shared one)."""
-    drift: dict[str, str] = Field(default_factory=dict)
-    """Files found missing or edited on disk when the program ran: relative path -> which."""
+    drift: str = ""
+    """What the program found on disk that differs from `files` ('2 missing, 1 edited'); the
+    files themselves are named in DRIFT, not in the state."""
 
 
 class RenderedFilesProvider(ResourceProvider):
@@ -67,7 +68,7 @@ class RenderedFilesProvider(ResourceProvider):
         old, new = FilesInputs.of(olds), FilesInputs.of(news)
         folder = _folder(new.dir)
         for rel, digest in sorted(new.files.items()):
-            if old.files.get(rel) != digest or rel in new.drift or not (folder / rel).exists():
+            if old.files.get(rel) != digest or _on_disk(folder / rel) != digest:
                 _write(folder, rel, new.store, digest)
         for rel in sorted(set(old.files) - set(new.files)):
             _remove(folder, rel)
@@ -102,8 +103,13 @@ class RenderedFiles(Resource, module="bringup", name="RenderedFiles"):
         drift = _drift(stack.workspace.root / folder, hashes)
         if drift:
             DRIFT[name] = {f"{folder}/{rel}": kind for rel, kind in drift.items()}
+        found = Counter(drift.values())
         inputs = FilesInputs(
-            dir=folder, identity=identity, files=hashes, store=stack.artifacts_dir, drift=drift
+            dir=folder,
+            identity=identity,
+            files=hashes,
+            store=stack.artifacts_dir,
+            drift=", ".join(f"{n} {kind}" for kind, n in sorted(found.items())),
         )
         super().__init__(RenderedFilesProvider(), name, inputs.props(), opts)
 
@@ -118,17 +124,20 @@ def _drift(folder: Path, hashes: dict[str, str]) -> dict[str, str]:
     """The files of `hashes` that are missing in `folder` or differ from their hash."""
     drift = {}
     for rel, digest in sorted(hashes.items()):
-        try:
-            data = (folder / rel).read_bytes()
-        except FileNotFoundError:
-            drift[rel] = "missing"
-            continue
-        except OSError:
-            drift[rel] = "unreadable"
-            continue
-        if hashlib.sha256(data).hexdigest() != digest:
-            drift[rel] = "edited"
+        found = _on_disk(folder / rel)
+        if found != digest:
+            drift[rel] = found if found in ("missing", "unreadable") else "edited"
     return drift
+
+
+def _on_disk(path: Path) -> str:
+    """The sha256 of the file at `path`, or 'missing', or 'unreadable'."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "unreadable"
 
 
 def _folder(relative: str) -> Path:

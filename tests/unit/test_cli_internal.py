@@ -152,3 +152,10 @@ def test_sigint_in_a_real_process(project: Path) -> None:
     done = _run_raising("interrupt", project)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "interrupted\n")
     assert list(project.iterdir()) == []
+
+
+def test_the_secret_variables_are_the_ones_bringup_reads() -> None:
+    from bringup.admit.prepare import LEDGER_URL_VARIABLE
+    from bringup.cli.crashlog import SECRET_VARIABLES
+
+    assert set(SECRET_VARIABLES) == {PASSPHRASE_VARIABLE, LEDGER_URL_VARIABLE}
