@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -39,6 +39,15 @@ class ErrorEdge(TyperGroup):
     line naming a log of its traceback under ``.state/logs/``, and exit 1.
     """
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """The group's own options (``bringup --bogus``): a usage error is one line too."""
+        try:
+            return super().parse_args(ctx, args)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as error:
+            _usage(error)
+
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors its own click)
         try:
             return super().invoke(ctx)
@@ -48,9 +57,7 @@ class ErrorEdge(TyperGroup):
         except NoArgsIsHelpError:
             raise  # typer prints the help
         except UsageError as error:
-            hint = f"; try '{error.ctx.command_path} --help'" if error.ctx else ""
-            _say([one_line(error.format_message().rstrip(".")) + hint])
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            _usage(error)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except KeyboardInterrupt:
@@ -61,6 +68,12 @@ class ErrorEdge(TyperGroup):
                 raise  # the reader of our output left (`| head`): typer exits 1 quietly
             _say([_internal(error)])
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _usage(error: UsageError) -> NoReturn:
+    hint = f"; try '{error.ctx.command_path} --help'" if error.ctx else ""
+    _say([one_line(error.format_message().rstrip(".")) + hint])
+    raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def error_lines(error: BringupError) -> list[str]:

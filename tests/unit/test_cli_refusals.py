@@ -231,6 +231,21 @@ def test_a_usage_error_is_one_line(project: Path) -> None:
     assert tree(project) == {}
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--bogus"], "No such option: --bogus; try 'bringup --help'"),
+        (["lab", "--bogus"], "No such option: --bogus; try 'bringup lab --help'"),
+        (["nosuch"], "No such command 'nosuch'; try 'bringup --help'"),
+        (["lab", "nosuch"], "No such command 'nosuch'; try 'bringup lab --help'"),
+    ],
+    ids=["option", "lab-option", "command", "lab-command"],
+)
+def test_a_usage_error_of_a_group_is_one_line(project: Path, args: list[str], line: str) -> None:
+    assert_refused(bringup(*args), line)
+    assert tree(project) == {}
+
+
 # --- declarations that cannot be read
 
 
