@@ -76,11 +76,13 @@ class _Model(BaseModel):
     @classmethod
     def _plain_value(cls, value: object, info: ValidationInfo) -> object:
         """Refuse what pydantic would quietly convert: a boolean for a number (``count: true``
-        is 1), and text that does not fit on one line (it would reach files and shells)."""
-        if isinstance(value, bool) and info.field_name is not None:
+        is 1), a number written as text (``count: "4"``, as likely a slip as meant), and text
+        that does not fit on one line (it would reach files and shells)."""
+        if isinstance(value, bool | str) and info.field_name is not None:
             number = _numbers(cls).get(info.field_name)
             if number is not None:
-                raise ValueError(f"expected {number}, not a boolean")
+                kind = "a boolean" if isinstance(value, bool) else "text"
+                raise ValueError(f"expected {number}, not {kind}")
         if isinstance(value, str) and not value.isprintable():
             raise ValueError("expected one line of printable text, without control characters")
         return value
@@ -343,7 +345,8 @@ class SkuOverride(_Model):
     """Per-SKU changes a stack makes to the catalog."""
 
     software: SoftwareOverride | None = None
-    thresholds: dict[str, float | int | bool] = Field(default_factory=dict)
+    # str is kept as it is (pydantic would turn "8" into 8.0), so that text for a number is refused
+    thresholds: dict[str, float | int | bool | str] = Field(default_factory=dict)
 
 
 CUDA_REPOSITORY = (
@@ -411,8 +414,8 @@ class Cluster(_Model):
         return tuple(f for f in self.fabrics if f.name in group.fabrics)
 
 
-def _threshold_overrides(sku: str, thresholds: dict[str, float | int | bool]) -> list[str]:
-    """Unknown thresholds, booleans given for numeric ones (``gpu_count: true`` is 1), and
+def _threshold_overrides(sku: str, thresholds: dict[str, float | int | bool | str]) -> list[str]:
+    """Unknown thresholds, booleans or text given for numeric ones (``gpu_count: true`` is 1), and
     values the catalog's own thresholds refuse: checked here, so that planning never meets them."""
     known, numbers = sorted(Thresholds.model_fields), _numbers(Thresholds)
     problems = []
@@ -420,8 +423,9 @@ def _threshold_overrides(sku: str, thresholds: dict[str, float | int | bool]) ->
         path = f"overrides.{sku}.thresholds.{key_text(name)}"
         if name not in known:
             problems.append(f"{path}: unknown threshold; known: {known}")
-        elif isinstance(value, bool) and name in numbers:
-            problems.append(f"{path}: got {value}; expected {numbers[name]}, not a boolean")
+        elif isinstance(value, bool | str) and name in numbers:
+            kind = "a boolean" if isinstance(value, bool) else "text"
+            problems.append(f"{path}: got {shown(value)}; expected {numbers[name]}, not {kind}")
     if problems:
         return problems
     try:

@@ -625,18 +625,22 @@ def _number_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
 
 
 @FUZZ
-@given(st.sampled_from(_number_paths(_LAB)), st.booleans())
-def test_boolean_for_any_number_is_refused(path: tuple[Any, ...], value: bool) -> None:
+@given(st.sampled_from(_number_paths(_LAB)), st.sampled_from([True, False, "text"]))
+def test_a_boolean_or_text_for_any_number_is_refused(
+    path: tuple[Any, ...], replacement: bool | str
+) -> None:
     data = yaml.safe_load(yaml.safe_dump(_LAB))
     node = data
     for key in path[:-1]:
         node = node[key]
     number = node[path[-1]]
+    value = str(number) if replacement == "text" else replacement
     node[path[-1]] = value
     problems = _problems(yaml.safe_dump(data))
     kind = "a number" if isinstance(number, float) else "an integer"
+    given_as = "text" if isinstance(value, str) else "a boolean"
     dotted = ".".join(str(p) for p in path)
-    assert f"{dotted}: got {value}; expected {kind}, not a boolean" in problems
+    assert f"{dotted}: got {value!r}; expected {kind}, not {given_as}" in problems
 
 
 _KEY_LINE = re.compile(r"^( *)([a-z_]+): ")
