@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import IO
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write `data` to `path`; readers see the old file or the new one, never a part."""
-    tmp = _temporary(path)
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, *, fixed: bool = False) -> None:
+    """Write `data` to `path`; readers see the old file or the new one, never a part.
+
+    The temporary file has a random name, unless `fixed` (:func:`fixed_temporary`): for a
+    writer that is the only one of `path`, so that what a killed write left is taken over,
+    not kept, by the next write of the same file.
+    """
+    tmp = _temporary(path, fixed=fixed)
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -49,14 +54,24 @@ def write_all(folder: Path, writers: Mapping[str, Callable[[IO[str]], object]]) 
             tmp.unlink(missing_ok=True)
 
 
-def _temporary(path: Path) -> Path:
+def fixed_temporary(path: Path) -> Path:
+    """The temporary name beside `path` that ``write_atomic(path, ..., fixed=True)`` uses."""
+    return path.with_name(f".{path.name}.partial")
+
+
+def _temporary(path: Path, *, fixed: bool = False) -> Path:
     """A new empty file beside `path` (its folder made if needed)."""
     for attempt in range(3):
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            if fixed:
+                tmp = fixed_temporary(path)
+                tmp.unlink(missing_ok=True)  # what a killed write left, whatever it is
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                return tmp
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             os.close(fd)
-            return Path(tmp)
+            return Path(name)
         except FileNotFoundError:  # a parallel delete removed the emptied folder: make it again
             if attempt == 2:
                 raise

@@ -8,6 +8,7 @@ inventory is tens of MB of text) and `pulumi preview` diffs hashes, never conten
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 from bringup.atomic import write_atomic
@@ -28,12 +29,26 @@ def load(digest: str, store: Path) -> bytes:
     return (store / digest).read_bytes()
 
 
-def prune(keep: set[str], store: Path) -> int:
-    """Remove staged blobs not in `keep`; returns how many were removed."""
+ABANDONED = 3600.0
+"""Seconds after which a temporary file in the store (a ``.name``: a write in progress) is taken
+for what a killed process left, and removed by :func:`prune`."""
+
+
+def prune(keep: set[str], store: Path, now: float | None = None) -> int:
+    """Remove staged blobs not in `keep`, and temporary files older than ABANDONED; returns how
+    many were removed."""
     removed = 0
     if store.is_dir():
+        cutoff = (time.time() if now is None else now) - ABANDONED
         for path in store.iterdir():
-            if path.name not in keep and not path.name.startswith("."):
-                path.unlink(missing_ok=True)
-                removed += 1
+            if path.name.startswith("."):
+                try:
+                    if path.stat().st_mtime >= cutoff:
+                        continue  # another run's write, maybe still going
+                except FileNotFoundError:
+                    continue
+            elif path.name in keep:
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
     return removed

@@ -20,7 +20,7 @@ from pathlib import Path
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from bringup.atomic import write_atomic
+from bringup.atomic import fixed_temporary, write_atomic
 from bringup.infra import blobs
 from bringup.infra.inputs import Inputs, Props
 from bringup.workspace import StackPaths, Workspace
@@ -150,12 +150,15 @@ def _id(inputs: FilesInputs) -> str:
 
 
 def _write(folder: Path, rel: str, store: str, digest: str) -> None:
-    write_atomic(folder / rel, blobs.load(digest, Workspace.here().root / store))
+    # A fixed temporary name: a write cut short (the engine killed) leaves a file that the
+    # next write of the same path, which the next up makes, takes over.
+    write_atomic(folder / rel, blobs.load(digest, Workspace.here().root / store), fixed=True)
 
 
 def _remove(folder: Path, rel: str) -> None:
     path = folder / rel
     path.unlink(missing_ok=True)
+    fixed_temporary(path).unlink(missing_ok=True)
     parent = path.parent
     # The engine deletes resources in parallel: another delete may empty, remove or refill a
     # folder between our look and our rmdir; whoever comes last removes it.

@@ -98,6 +98,20 @@ def test_delete_removes_what_it_wrote_and_only_that(root: Path) -> None:
     assert not (root / "inventory/t").exists()
 
 
+def test_what_a_killed_write_left_is_taken_over_by_the_next(root: Path) -> None:
+    # a provider killed in the middle of a write leaves its temporary file: the next create
+    # (the next up runs it again) writes through it, and a delete removes one left over
+    props = _props({"host_vars/n1.yml": "x: 2\n", "host_vars/n2.yml": "y: 3\n"})
+    folder = root / "inventory/t/host_vars"
+    folder.mkdir(parents=True)
+    (folder / ".n1.yml.partial").write_bytes(b"x")
+    RenderedFilesProvider().create(props)
+    assert sorted(p.name for p in folder.iterdir()) == ["n1.yml", "n2.yml"]
+    (folder / ".n2.yml.partial").write_bytes(b"")
+    RenderedFilesProvider().delete("id", props)
+    assert not folder.exists()
+
+
 def test_missing_blob_fails_without_writing(root: Path) -> None:
     props = {"dir": "inventory/t", "identity": "x", "files": {"a.yml": "0" * 64}}
     with pytest.raises(FileNotFoundError, match="0" * 64):
@@ -123,6 +137,18 @@ def test_blob_store_is_content_addressed_and_prunable(root: Path) -> None:
     assert blobs.prune({digest}, store) == 1
     with pytest.raises(FileNotFoundError):
         blobs.load(other, store)
+
+
+def test_prune_removes_temporaries_only_once_abandoned(root: Path) -> None:
+    store = root / ".state" / "artifacts"
+    digest = blobs.stage("hello\n", store)
+    left = store / ".abc.x1y2z3"  # what a process killed while staging left
+    left.write_bytes(b"half")
+    now = left.stat().st_mtime
+    assert blobs.prune({digest}, store, now=now + 60) == 0  # maybe another run's write
+    assert left.exists()
+    assert blobs.prune({digest}, store, now=now + blobs.ABANDONED + 1) == 1
+    assert sorted(p.name for p in store.iterdir()) == [digest]
 
 
 def test_parallel_deletes_of_one_folder_all_succeed(root: Path) -> None:
