@@ -94,7 +94,7 @@ def _numbers(model: type[BaseModel]) -> dict[str, str]:
     numbers = {}
     for name, field in model.model_fields.items():
         kinds = typing.get_args(field.annotation) or (field.annotation,)
-        if bool in kinds:
+        if bool in kinds or str in kinds:  # a boolean or text is one of its own values
             continue
         if float in kinds:
             numbers[name] = "a number"
