@@ -174,7 +174,7 @@ def admit(
             state = _state(ledger, stack, host)
             if state is None:
                 ledger.record_state(stack, host, "provisioned", run_id=run.id)
-            ledger.record_state(stack, host, _validating(ledger, stack, host), run_id=run.id)
+            ledger.record_state(stack, host, ledger.validating_state(stack, host), run_id=run.id)
         if to_validate:
             if on_phase:
                 on_phase("validate", to_validate)
@@ -277,16 +277,6 @@ def _validating_in(ledger: Ledger, stack: str, node: str, run_id: str) -> bool:
     """Whether this run already started validating the node (it was killed meanwhile)."""
     status = ledger.node_state(stack, node)
     return bool(status and status.state in VALIDATING and status.run_id == run_id)
-
-
-def _validating(ledger: Ledger, stack: str, node: str) -> str:
-    """`revalidated` for a node repaired since its last verdict, `validating` otherwise."""
-    for _, state, _, _ in reversed(ledger.history(stack, node)):
-        if state == "repaired":
-            return "revalidated"
-        if state in ("admitted", "quarantined", "unreachable"):
-            return "validating"
-    return "validating"
 
 
 def _burn_in(request: AdmissionRequest, hosts: Sequence[str], out: Path) -> dict[str, NodeVerdict]:

@@ -461,6 +461,12 @@ class Ledger:
             )
         return [(_time(at), state, run_id, reason) for at, state, run_id, reason in rows]
 
+    def validating_state(self, stack: str, node: str) -> str:
+        """The state a node's validation starts in: `revalidated` when it was repaired since its
+        last verdict (however many runs were cut short in between), `validating` otherwise."""
+        with self._db.transaction(write=False) as tx:
+            return "revalidated" if _repaired_since_verdict(tx, stack, node) else "validating"
+
     def mark_repaired(self, stack: str, node: str, note: str) -> str:
         """Record that an operator repaired a quarantined or unreachable node, and how; return
         the mark's id (as `latest_repairs` gives it).
@@ -591,13 +597,21 @@ class Ledger:
     ) -> None:
         allowed, hint = _NEXT[current], ""
         if current == "burn-in":
-            sql = "SELECT state FROM state_changes WHERE stack = ? AND node = ? ORDER BY id DESC"
-            before = tx.rows(f"{sql} LIMIT 2", (stack, node))
-            repaired = len(before) == 2 and before[1][0] == "repaired"
+            repaired = _repaired_since_verdict(tx, stack, node)
             allowed = ("revalidated" if repaired else "validating", *VERDICTS)
-            hint = " (it was repaired before this burn-in)" if repaired else ""
+            hint = " (it was repaired since its last verdict)" if repaired else ""
         if state not in allowed:
             raise LedgerError(
                 f"{stack}/{node}: cannot move from {current or 'no state'} to {state}{hint}; "
                 f"from {current or 'no state'} it may move to {', '.join(allowed)}"
             )
+
+
+def _repaired_since_verdict(tx: Transaction, stack: str, node: str) -> bool:
+    """Whether the node's latest mark or verdict is a `repaired` mark."""
+    found = tx.rows(
+        "SELECT state FROM state_changes WHERE stack = ? AND node = ? AND state IN "
+        f"('repaired', {', '.join(repr(v) for v in VERDICTS)}) ORDER BY id DESC LIMIT 1",
+        (stack, node),
+    )
+    return bool(found) and found[0][0] == "repaired"

@@ -49,6 +49,17 @@ def test_a_node_marked_twice_is_revalidated_after_its_burn_in(ledger: Ledger) ->
     assert states[-5:] == ["repaired", "repaired", "burn-in", "revalidated", "admitted"]
 
 
+def test_a_repaired_node_stays_revalidated_across_runs_cut_short(ledger: Ledger) -> None:
+    # a run killed while revalidating it, then a run over other nodes that starts it again
+    walk(ledger, "node-1", [*QUARANTINED, "repaired", "burn-in", "revalidated", "burn-in"])
+    assert ledger.validating_state(STACK, "node-1") == "revalidated"
+    with pytest.raises(LedgerError, match="repaired since its last verdict"):
+        walk(ledger, "node-1", ["validating"])
+    walk(ledger, "node-1", ["revalidated", "admitted", "burn-in"])
+    assert ledger.validating_state(STACK, "node-1") == "validating"
+    walk(ledger, "node-1", ["validating", "admitted"])
+
+
 def test_a_mark_still_needs_a_note_and_a_faulty_node(ledger: Ledger) -> None:
     walk(ledger, "node-1", [*QUARANTINED, "repaired"])
     with pytest.raises(LedgerError, match="needs a note"):
