@@ -45,7 +45,7 @@ from bringup.atomic import write_atomic
 from bringup.errors import BringupError
 from bringup.infra import blobs
 from bringup.infra.components import AdmitSettings, Deployment
-from bringup.infra.files import DRIFT, STAGED
+from bringup.infra.files import DRIFT, RECORDED, STAGED
 from bringup.infra.inputs import Props
 from bringup.infra.program import cluster_program
 from bringup.infra.provisioning import STALE
@@ -201,8 +201,7 @@ class Engine:
         self, name: str, cluster: Cluster, on_output: Callable[[str], None] | None = None
     ) -> Outcome:
         """What `up` would do, without doing it."""
-        DRIFT.clear()
-        STALE.clear()
+        self._begin(name)
         run = _Run(self, "preview", name, on_output)
         result = run.call(
             lambda: self.stack(name, cluster).preview(
@@ -215,9 +214,7 @@ class Engine:
         self, name: str, cluster: Cluster, on_output: Callable[[str], None] | None = None
     ) -> Outcome:
         """Converge the stack to the plan; prunes blobs no file refers to any more."""
-        STAGED.clear()
-        DRIFT.clear()
-        STALE.clear()
+        self._begin(name)
         run = _Run(self, "up", name, on_output)
         # One rack failing to converge must not stop the others.
         result = run.call(
@@ -252,6 +249,24 @@ class Engine:
 
     def _state_file(self, name: str) -> Path:
         return self.workspace.pulumi_backend / ".pulumi" / "stacks" / PROJECT / f"{name}.json"
+
+    def _begin(self, name: str) -> None:
+        """Forget what an earlier program run of this process found; load what the state says
+        each RenderedFiles resource wrote, which the program compares with the disk."""
+        STAGED.clear()
+        DRIFT.clear()
+        STALE.clear()
+        RECORDED.clear()
+        try:
+            state = json.loads(self._state_file(name).read_text(encoding="utf-8"))
+            resources = state["checkpoint"]["latest"]["resources"] or []
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # no state yet (or none readable): every file is new, none drifted
+        for resource in resources:
+            if resource.get("type", "").endswith(":RenderedFiles"):
+                files = (resource.get("outputs") or {}).get("files")
+                if isinstance(files, dict):
+                    RECORDED[resource["urn"].rsplit("::", 1)[-1]] = files
 
     def _salt(self, name: str) -> str | None:
         """The secrets salt the stack's state holds (to rebuild a lost or damaged config)."""

@@ -7,8 +7,9 @@ on delete it removes exactly the files it wrote. It runs in the engine's provide
 finds the project through ``$BRINGUP_ROOT`` (Workspace.here).
 
 The state is not trusted to say what is on disk: when the program declares the resource it
-reads its files, and a file missing or edited by hand becomes the `drift` input, so `preview`
-shows the resource as an update and `up` writes the file again (:data:`DRIFT` names them).
+reads its files and compares them with what the state recorded writing (:data:`RECORDED`); a
+file missing or edited by hand becomes the `drift` input, so `preview` shows the resource as
+an update and `up` writes the file again (:data:`DRIFT` names them).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class RenderedFiles(Resource, module="bringup", name="RenderedFiles"):
         `folder`."""
         hashes = {rel: blobs.stage(text, stack.artifacts) for rel, text in sorted(files.items())}
         STAGED.update(hashes.values())
-        drift = _drift(stack.workspace.root / folder, hashes)
+        drift = _drift(stack.workspace.root / folder, hashes, RECORDED.get(name, {}))
         if drift:
             DRIFT[name] = {f"{folder}/{rel}": kind for rel, kind in drift.items()}
         found = Counter(drift.values())
@@ -118,14 +119,22 @@ STAGED: set[str] = set()
 """Blobs staged by this process: what a finished `up` keeps in the store."""
 DRIFT: dict[str, dict[str, str]] = {}
 """Resource name -> {file: 'missing' or 'edited'} found by this process's program."""
+RECORDED: dict[str, dict[str, str]] = {}
+"""Resource name -> {file: hash} as the stack's state recorded it before this run (the engine
+loads it), what the disk is compared with."""
 
 
-def _drift(folder: Path, hashes: dict[str, str]) -> dict[str, str]:
-    """The files of `hashes` that are missing in `folder` or differ from their hash."""
+def _drift(folder: Path, hashes: dict[str, str], recorded: dict[str, str]) -> dict[str, str]:
+    """The files of `hashes` that the state says were written (`recorded`: path -> hash) but
+    are missing in `folder` or differ from what was written. A file the declaration adds or
+    changes is not drift: the disk holds what the state says, and the update writes it."""
     drift = {}
     for rel, digest in sorted(hashes.items()):
+        written = recorded.get(rel)
+        if written is None:
+            continue
         found = _on_disk(folder / rel)
-        if found != digest:
+        if found not in (written, digest):
             drift[rel] = found if found in ("missing", "unreadable") else "edited"
     return drift
 

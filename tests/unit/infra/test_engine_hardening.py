@@ -208,6 +208,14 @@ def test_a_file_deleted_or_edited_by_hand_is_drift_that_up_restores(tmp_path: Pa
     assert "made right by this up" in up.stdout
     assert _files(project, "small") == before
     assert "drift" not in _bringup(project, "preview", "--stack", "small").stdout
+    # a change of the declaration rewrites files too: that is an update, not drift
+    (project / "stacks/Pulumi.small.yaml").write_text(
+        yaml.safe_dump({"config": {"bringup:cluster": _cluster("small", 3)}})
+    )
+    grown = _bringup(project, "up", "--stack", "small")
+    assert grown.returncode == 0, grown.stderr
+    assert "drift" not in grown.stdout
+    assert "made right" not in grown.stdout
 
 
 def test_destroy_works_from_the_state_when_the_declaration_is_gone_or_broken(

@@ -184,5 +184,11 @@ def test_the_program_finds_the_drift_on_disk(root: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "same.yml").write_text("1\n")
     (folder / "edited.yml").write_text("changed\n")
-    hashes = _props({"same.yml": "1\n", "edited.yml": "2\n", "gone.yml": "3\n"})["files"]
-    assert _drift(folder, hashes) == {"edited.yml": "edited", "gone.yml": "missing"}
+    (folder / "declared.yml").write_text("old\n")  # what the last up wrote
+    recorded = _props({"same.yml": "1\n", "edited.yml": "2\n", "gone.yml": "3\n"})["files"]
+    recorded["declared.yml"] = blobs.stage("old\n", STORE())
+    # the declaration changes one file and adds another: neither is drift
+    hashes = {**recorded, "declared.yml": blobs.stage("new\n", STORE())}
+    hashes["added.yml"] = blobs.stage("4\n", STORE())
+    assert _drift(folder, hashes, recorded) == {"edited.yml": "edited", "gone.yml": "missing"}
+    assert _drift(folder, hashes, {}) == {}  # a resource not created yet
