@@ -111,7 +111,7 @@ def run(
         records=records,
     )
     echo = (lambda line: screen.print(line)) if verbose else None
-    with _cancelled_by_signals() as interrupted:
+    with _cancelled_by_signals(operation, stack) as interrupted:
         try:
             with screen.status(f"pulumi {operation} {stack}") if not verbose else nullcontext():
                 outcome = getattr(engine, operation)(stack, cluster, echo)
@@ -139,7 +139,7 @@ def run(
 
 
 @contextmanager
-def _cancelled_by_signals() -> Iterator[list[int]]:
+def _cancelled_by_signals(operation: str, stack: str) -> Iterator[list[int]]:
     """SIGINT and SIGTERM cancel the engine cleanly (it saves its state and releases its lock)
     instead of killing bringup under it; a second signal stops the engine at once. Yields the
     signals received."""
@@ -149,7 +149,9 @@ def _cancelled_by_signals() -> Iterator[list[int]]:
 
     def handle(signum: int, _frame: object) -> None:
         received.append(signum)
-        cancel(signal.SIGINT if len(received) == 1 else signal.SIGTERM)
+        if not cancel(signal.SIGINT if len(received) == 1 else signal.SIGTERM):
+            # no engine running yet (waiting for a lock, writing its config): stop here
+            _report_interruption(operation, stack, signum)
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -147,8 +147,13 @@ class Engine:
         # (PR_SET_PDEATHSIG, which survives exec). Without setpriv they run untethered.
         setpriv = shutil.which("setpriv")
         tether = f'"{setpriv}" --pdeathsig TERM -- ' if setpriv else ""
+        # The CLI in a session of its own: a terminal's Ctrl-C reaches bringup alone, which
+        # asks the CLI to cancel once; a second SIGINT would make it stop without saving.
+        # (setsid execs in place: the wrapper is no process-group leader.)
+        setsid = shutil.which("setsid")
+        session = f'"{setsid}" ' if setsid else ""
         wrappers = {
-            "pulumi": f'exec {tether}"{real}" "$@"',
+            "pulumi": f'exec {tether}{session}"{real}" "$@"',
             # found by the engine on PATH before the one scripts/build-pulumi writes
             "pulumi-resource-pulumi-python": (
                 f'exec {tether}"{sys.executable}" -u -m pulumi.dynamic "$@"'

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,7 +70,9 @@ def _bringup(project: Path, *args: str, timeout: float = 600) -> subprocess.Comp
     )
 
 
-def _start(project: Path, *args: str) -> subprocess.Popen[str]:
+def _start(project: Path, *args: str, session: bool = False) -> subprocess.Popen[str]:
+    """`bringup ARGS` started; with `session`, in a process group of its own (as a shell's
+    foreground job is), that a test can signal whole."""
     env = {k: v for k, v in os.environ.items() if k != "PULUMI_CONFIG_PASSPHRASE"}
     return subprocess.Popen(
         [sys.executable, "-m", "bringup", *args],
@@ -78,6 +81,7 @@ def _start(project: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=session,
     )
 
 
@@ -126,13 +130,18 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return _files(project, "big")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
+CTRL_C = "ctrl-c"  # SIGINT to bringup's whole process group, as a terminal sends it
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGTERM, CTRL_C], ids=["kill", "term", "ctrl-c"]
+)
 @pytest.mark.parametrize("written", [0.2, 0.7], ids=["early", "late"])
 def test_an_interrupted_up_is_converged_by_the_next_one(
-    tmp_path: Path, reference: dict[str, str], sig: signal.Signals, written: float
+    tmp_path: Path, reference: dict[str, str], sig: signal.Signals | str, written: float
 ) -> None:
     project = _project(tmp_path, big=_cluster("big", RACKS))
-    running = _start(project, "up", "--stack", "big")
+    running = _start(project, "up", "--stack", "big", session=True)
     host_vars = project / "inventory" / "big" / "host_vars"
     goal = int(RACKS * 4 * written)
     deadline = time.monotonic() + 300
@@ -141,16 +150,22 @@ def test_an_interrupted_up_is_converged_by_the_next_one(
             break
         time.sleep(0.05)
     assert running.poll() is None, "up ended before the signal: make the stack larger"
-    running.send_signal(sig)
+    if sig == CTRL_C:
+        os.killpg(running.pid, signal.SIGINT)
+    else:
+        running.send_signal(sig)
     _, stderr = running.communicate(timeout=300)
     assert running.returncode != 0
-    if sig == signal.SIGTERM:
-        assert running.returncode == 128 + sig, stderr
-        assert "interrupted by SIGTERM" in stderr
+    if sig != signal.SIGKILL:
+        clean = signal.SIGINT if sig == CTRL_C else signal.SIGTERM
+        assert running.returncode == 128 + clean, stderr
+        assert f"interrupted by {clean.name}" in stderr
         assert "Traceback" not in stderr
     assert _wait_gone(project) == []  # no engine or provider process outlives bringup
     again = _bringup(project, "up", "--stack", "big")
     assert again.returncode == 0, again.stderr
+    if sig != signal.SIGKILL:  # a clean cancellation released its lock
+        assert "removed a lock" not in again.stderr
     assert "Traceback" not in again.stdout + again.stderr
     assert _files(project, "big") == reference
     quiet = _bringup(project, "up", "--stack", "big")
@@ -160,13 +175,41 @@ def test_an_interrupted_up_is_converged_by_the_next_one(
     assert _wait_gone(project) == []
 
 
+def test_a_live_lock_is_kept_and_a_signal_while_waiting_for_it_stops_the_wait(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path, small=_cluster("small", 2))
+    locks = project / ".state/pulumi/.pulumi/locks/organization/bringup/small"
+    locks.mkdir(parents=True)
+    holder_bin = tmp_path / "pulumi"  # another engine, as the lock check sees it
+    shutil.copy("/bin/sleep", holder_bin)
+    with subprocess.Popen([str(holder_bin), "300"]) as holder:
+        live = {"pid": holder.pid, "username": "root", "hostname": os.uname().nodename,
+                "timestamp": "2026-12-01T00:00:00Z"}  # fmt: skip
+        (locks / "held.json").write_text(json.dumps(live))
+        running = _start(project, "up", "--stack", "small")
+        try:
+            time.sleep(8)  # planned, and waiting for the lock (it waits up to two minutes)
+            assert running.poll() is None
+            running.send_signal(signal.SIGTERM)
+            _, stderr = running.communicate(timeout=30)
+        finally:
+            running.kill()
+            holder.kill()
+    assert running.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted by SIGTERM" in stderr
+    assert (locks / "held.json").exists()  # another engine's lock is never taken
+    assert not (project / "inventory/small").exists()
+
+
 def test_a_lock_whose_process_is_gone_is_removed_and_said(tmp_path: Path) -> None:
     project = _project(tmp_path, small=_cluster("small", 2))
     assert _bringup(project, "up", "--stack", "small").returncode == 0
     locks = project / ".state/pulumi/.pulumi/locks/organization/bringup/small"
     locks.mkdir(parents=True, exist_ok=True)
-    dead = subprocess.run(["true"], check=True)  # a pid that no longer runs
-    stale = {"pid": 4_000_000 + dead.returncode, "username": "root",
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # its pid no longer runs
+    stale = {"pid": ended.pid, "username": "root",
              "hostname": os.uname().nodename, "timestamp": "2026-12-01T00:00:00Z"}  # fmt: skip
     (locks / "left-behind.json").write_text(json.dumps(stale))
     done = _bringup(project, "up", "--stack", "small")
