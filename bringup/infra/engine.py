@@ -41,6 +41,8 @@ import yaml
 from pulumi import automation as auto
 
 from bringup.access import Access
+from bringup.admit.database import redact_url
+from bringup.admit.prepare import LEDGER_URL_VARIABLE
 from bringup.atomic import write_atomic
 from bringup.errors import BringupError
 from bringup.infra import blobs
@@ -371,23 +373,30 @@ class _Run:
         except auto.CommandError as error:
             log = self._write_log(str(error))
             failures = self.failures or {self.stack: failure_line(str(error))}
+            failures = {name: self.redacted(line) for name, line in failures.items()}
             raise EngineFailed(self.operation, self.stack, failures, log) from None
         finally:
-            _keep_newest(workspace.pulumi_home / "logs", "*", KEEP_LOGS)
+            _keep_newest(workspace.pulumi_home / "logs", KEEP_LOGS)
             backend = workspace.pulumi_backend / ".pulumi"
             _keep_checkpoints(backend / "history" / PROJECT / self.stack)
             _keep_checkpoints(backend / "backups" / PROJECT / self.stack)
+
+    def redacted(self, text: str) -> str:
+        """`text` without the passphrase or the ledger's password, wherever they appear."""
+        secret = os.environ.get(PASSPHRASE_VARIABLE) or self.engine.default_passphrase
+        if secret:
+            text = text.replace(secret, "***")
+        return redact_url(text, os.environ.get(LEDGER_URL_VARIABLE) or None)
 
     def _write_log(self, error: str) -> Path:
         workspace = self.engine.workspace
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = workspace.logs / f"{self.operation}-{self.stack}-{stamp}.log"
-        text = "\n".join([*self.lines, "", error]) + "\n"
-        secret = os.environ.get(PASSPHRASE_VARIABLE) or self.engine.default_passphrase
-        if secret:
-            text = text.replace(secret, "***")
+        text = self.redacted("\n".join([*self.lines, "", error]) + "\n")
         write_atomic(path, text.encode("utf-8", errors="replace"), mode=0o600)
-        _keep_newest(workspace.logs, f"*-{self.stack}-*.log", KEEP_LOGS)
+        # this stack's logs only: a glob like '*-lab-*' would take stack lab-2's too
+        own = re.compile(rf"[a-z]+-{re.escape(self.stack)}-\d{{8}}T\d{{12}}Z\.log")
+        _keep_newest(workspace.logs, KEEP_LOGS, own)
         return path
 
 
@@ -456,12 +465,13 @@ def _lock_holder(lock: Path) -> str | None:
     return holder
 
 
-def _keep_newest(folder: Path, pattern: str, keep: int) -> None:
-    """Remove all but the `keep` newest files of `folder` matching `pattern`."""
+def _keep_newest(folder: Path, keep: int, names: re.Pattern[str] | None = None) -> None:
+    """Remove all but the `keep` newest files of `folder` (of those whose whole name `names`
+    matches, when given)."""
     if keep <= 0 or not folder.is_dir():
         return
     files = sorted(
-        (p for p in folder.glob(pattern) if p.is_file()),
+        (p for p in folder.iterdir() if p.is_file() and (names is None or names.fullmatch(p.name))),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )

@@ -143,7 +143,8 @@ class Suite:
         folder = Path(str(burn_in)) if burn_in else None
         outputs = self._collect(expectations)
         retries = self.option("bringup_retries")
-        for delay in RETRY_DELAYS_S[: retries if isinstance(retries, int) else 0]:
+        for attempt in range(retries if isinstance(retries, int) else 0):
+            delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]  # the last one on
             again = {k: e for k, e in expectations.items() if outputs[k].unreachable}
             if not again:
                 break

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bringup.cli import app
-from bringup.infra.engine import Engine
+from bringup.infra.engine import Engine, _keep_newest
 from bringup.lab import PASSPHRASE
 from bringup.plan import make_plan
 from bringup.render import render_cluster_files, render_rack_files
@@ -153,3 +155,19 @@ def test_destroy_removes_every_file_and_leaves_an_empty_stack(engine: Engine) ->
     assert set(outcome.summary) == {"delete"}
     assert not (engine.workspace.root / "inventory" / "lab").exists()
     assert engine.resource_count("lab", cluster) == 0
+
+
+def test_the_logs_kept_are_each_stacks_own(tmp_path: Path) -> None:
+    for stack in ("lab", "lab-2"):
+        for n in range(5):
+            path = tmp_path / f"up-{stack}-2026120{n}T000000000000Z.log"
+            path.write_text(stack)
+            os.utime(path, (n, n))
+    (tmp_path / "internal-20261201T000000Z.log").write_text("not an engine log")
+    _keep_newest(tmp_path, 2, re.compile(r"[a-z]+-lab-\d{8}T\d{12}Z\.log"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "internal-20261201T000000Z.log",
+        *(f"up-lab-2-2026120{n}T000000000000Z.log" for n in range(5)),
+        "up-lab-20261203T000000000000Z.log",
+        "up-lab-20261204T000000000000Z.log",
+    ]
