@@ -20,14 +20,14 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, *, fixed: bool = Fa
     writer that is the only one of `path`, so that what a killed write left is taken over,
     not kept, by the next write of the same file.
     """
-    tmp = _temporary(path, fixed=fixed)
+    fd, tmp = _temporary(path, fixed=fixed)
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, mode)
+            os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -42,11 +42,11 @@ def write_all(folder: Path, writers: Mapping[str, Callable[[IO[str]], object]]) 
     written: dict[Path, Path] = {}
     try:
         for name, writer in writers.items():
-            tmp = _temporary(folder / name)
+            fd, tmp = _temporary(folder / name)
             written[folder / name] = tmp
-            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 writer(handle)
-            os.chmod(tmp, 0o644)
+                os.fchmod(handle.fileno(), 0o644)
         for target, tmp in written.items():
             os.replace(tmp, target)
     finally:
@@ -59,19 +59,19 @@ def fixed_temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
-def _temporary(path: Path, *, fixed: bool = False) -> Path:
-    """A new empty file beside `path` (its folder made if needed)."""
+def _temporary(path: Path, *, fixed: bool = False) -> tuple[int, Path]:
+    """A new empty file beside `path` (its folder made if needed), open for writing: its
+    descriptor and its name. Written through the descriptor, never opened again by name."""
     for attempt in range(3):
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if fixed:
-                tmp = fixed_temporary(path)
-                tmp.unlink(missing_ok=True)  # what a killed write left, whatever it is
-                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                return tmp
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            os.close(fd)
-            return Path(name)
+            if not fixed:
+                fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+                return fd, Path(name)
+            tmp = fixed_temporary(path)
+            tmp.unlink(missing_ok=True)  # what a killed write left, whatever it is
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            return os.open(tmp, flags, 0o600), tmp
         except FileNotFoundError:  # a parallel delete removed the emptied folder: make it again
             if attempt == 2:
                 raise
