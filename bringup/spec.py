@@ -566,11 +566,3 @@ def load_cluster_text(text: str, source: str = "<input>") -> Cluster:
 def load_cluster(path: Path) -> Cluster:
     """Load a cluster from a plain YAML file or a Pulumi stack file (``Pulumi.<stack>.yaml``)."""
     return load_cluster_text(read_declaration_file(path), str(path))
-
-
-def resolve_stack(stack: str, stacks_dir: Path) -> Path:
-    """Turn a stack name, a stack file or a YAML path into the file to load."""
-    candidate = Path(stack)
-    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
-        return candidate
-    return stacks_dir / f"Pulumi.{stack}.yaml"

@@ -19,7 +19,7 @@ from bringup.access import Access, stack_access
 from bringup.cli.crashlog import internal_line, one_line, write_log
 from bringup.errors import BringupError
 from bringup.plan import Plan, make_plan
-from bringup.spec import Cluster, SpecError, load_cluster, resolve_stack
+from bringup.spec import Cluster, SpecError, load_cluster
 from bringup.workspace import Workspace
 
 if TYPE_CHECKING:  # the command line starts without the layers it does not use
@@ -145,7 +145,9 @@ def plan_stack(stack: str, stacks_dir: Path) -> tuple[Workspace, Cluster, Plan]:
 def load_any(stack: str, stacks_dir: Path) -> Cluster:
     """A declaration from a stack name, a stack file or a YAML path (what `plan` accepts)."""
     ws = workspace(stacks_dir)
-    return load(resolve_stack(stack, stacks_dir), stack, ws)
+    given = Path(stack)
+    path = given if given.suffix in {".yaml", ".yml"} or given.exists() else ws.stack_file(stack)
+    return load(path, stack, ws)
 
 
 def access_of(ws: Workspace, stack: str, cluster: Cluster) -> Access:
