@@ -158,8 +158,3 @@ def flag_value(args: Sequence[str], *names: str) -> str | None:
             if name.startswith("--") and arg.startswith(name + "="):
                 return arg[len(name) + 1 :]
     return None
-
-
-def has_flag(args: Sequence[str], *names: str) -> bool:
-    """True when one of `names` is among the arguments (also as '--name=value')."""
-    return any(arg in names or arg.split("=", 1)[0] in names for arg in args)
