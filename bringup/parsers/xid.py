@@ -171,38 +171,46 @@ def _xid_event(lineno: int, prefix: str, found: re.Match[str], uuids: dict[str, 
             name = name_match.group("name")
             process = None if name == "<unknown>" else name
             rest = rest[name_match.end() :]
+    return _event(
+        lineno, prefix, found.group("pci"), int(found.group("xid")), rest.strip(), uuids,
+        pid=pid, process=process,
+    )  # fmt: skip
+
+
+def _lost_event(
+    lineno: int, prefix: str, pci: str, message: str, uuids: dict[str, str]
+) -> XidEvent:
+    return _event(lineno, prefix, pci, FALLEN_OFF_BUS_XID, message, uuids, kind="fallen-off-bus")
+
+
+def _event(
+    lineno: int,
+    prefix: str,
+    pci: str,
+    xid: int,
+    message: str,
+    uuids: dict[str, str],
+    *,
+    kind: XidKind = "xid",
+    pid: int | None = None,
+    process: str | None = None,
+) -> XidEvent:
+    """The event of a driver line: its time and host from the line's prefix, its GPU's UUID
+    from an earlier line naming it."""
     timestamp, uptime, text, host = _timestamp(prefix)
-    address = _device_address(found.group("pci"))
+    address = _device_address(pci)
     return XidEvent(
         lineno=lineno,
         pci_address=address,
-        xid=int(found.group("xid")),
-        message=rest.strip(),
+        xid=xid,
+        message=message,
         pid=pid,
         process=process,
         timestamp=timestamp,
         uptime_seconds=uptime,
         timestamp_text=text,
         host=host,
-        gpu_uuid=uuids.get(address.lower()),
-    )
-
-
-def _lost_event(
-    lineno: int, prefix: str, pci: str, message: str, uuids: dict[str, str]
-) -> XidEvent:
-    timestamp, uptime, text, host = _timestamp(prefix)
-    address = _device_address(pci)
-    return XidEvent(
-        lineno=lineno,
-        pci_address=address,
-        xid=FALLEN_OFF_BUS_XID,
-        message=message,
-        timestamp=timestamp,
-        uptime_seconds=uptime,
-        timestamp_text=text,
-        host=host,
-        kind="fallen-off-bus",
+        kind=kind,
         gpu_uuid=uuids.get(address.lower()),
     )
 
