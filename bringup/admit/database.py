@@ -268,6 +268,11 @@ class Database(ABC):
     def refusal(self, exc: Exception) -> LedgerError:
         """The driver's error `exc` as one line that names the ledger and what is wrong."""
 
+    def redacted(self, text: str) -> str:
+        """`text` with every password masked (the ledger's own too, however a driver quotes
+        it back)."""
+        return redact_url(text)
+
     @abstractmethod
     def lock_migrations(self, tx: Transaction) -> None:
         """Keep every other process out of the schema until `tx` ends."""
@@ -446,8 +451,11 @@ class Postgres(Database):
                 cursor.execute("SET TRANSACTION READ ONLY")
             yield Transaction(cursor, "%s")
 
+    def redacted(self, text: str) -> str:
+        return redact_url(text, self._url)
+
     def refusal(self, exc: Exception) -> LedgerError:
-        message = _one_line(redact_url(str(exc), self._url))
+        message = _one_line(self.redacted(str(exc)))
         if isinstance(exc, psycopg.IntegrityError):
             return LedgerConflict(f"ledger {self.location}: {message}")
         if isinstance(exc, psycopg.errors.LockNotAvailable):
@@ -525,7 +533,7 @@ def migrate(db: Database) -> None:
                     for statement in migration.statements:
                         tx.execute(statement.format(serial=db.serial))
                 except db.errors as exc:
-                    said = _one_line(redact_url(str(exc)))
+                    said = _one_line(db.redacted(str(exc)))
                     raise LedgerError(
                         f"ledger {db.location}: migration {migration.version} "
                         f"({migration.name}) failed, nothing applied: {said}"
