@@ -115,6 +115,11 @@ class Workspace:
         """Where scripts/build-pulumi builds the engine (``<repository>/.tools``)."""
         return self.repository / ".tools"
 
+    @property
+    def slurm(self) -> SlurmInstall:
+        """The Slurm scripts/build-slurm builds into .tools/slurm."""
+        return SlurmInstall(self.tools)
+
     def stack_file(self, name: str) -> Path:
         """The declaration of stack `name`."""
         return self.stacks / f"Pulumi.{check_stack_name(name)}.yaml"
@@ -187,3 +192,64 @@ class StackPaths:
     def artifacts(self) -> Path:
         """The stack's content-addressed store of rendered files."""
         return self.workspace.root / self.artifacts_dir
+
+
+SLURM_VERSION = "24.11.5"
+"""The Slurm release scripts/build-slurm builds (topology/block with BlockSizes needs 24.05+)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlurmInstall:
+    """The Slurm scripts/build-slurm stages under ``<tools>/slurm`` (configured for ``/usr``
+    like SchedMD's packages): the lab packages it for its nodes, and this host runs the
+    controller and the client tools from it, finding the library through LD_LIBRARY_PATH and
+    the plugins through slurm.conf's PluginDir."""
+
+    tools: Path
+
+    @property
+    def dir(self) -> Path:
+        """``.tools/slurm``: the build folder, the staging tree and the version stamp."""
+        return self.tools / "slurm"
+
+    @property
+    def version(self) -> str:
+        """The Slurm release built."""
+        return SLURM_VERSION
+
+    @property
+    def root(self) -> Path:
+        """The staging tree: usr/bin, usr/sbin, usr/lib/slurm as a package installs them."""
+        return self.dir / "root"
+
+    @property
+    def plugin_dir(self) -> Path:
+        """The staged plugins (and libslurmfull)."""
+        return self.root / "usr" / "lib" / "slurm"
+
+    def built(self) -> bool:
+        """Whether scripts/build-slurm has built this release."""
+        stamp = self.dir / "version"
+        return (self.root / "usr/sbin/slurmctld").exists() and (
+            stamp.exists() and stamp.read_text().strip() == SLURM_VERSION
+        )
+
+    def program(self, name: str) -> Path:
+        """A staged program: a client tool (usr/bin) or a daemon (usr/sbin)."""
+        for folder in ("usr/bin", "usr/sbin"):
+            path = self.root / folder / name
+            if path.exists():
+                return path
+        return self.root / "usr/bin" / name
+
+    def env(self, conf: Path | None = None) -> dict[str, str]:
+        """The environment a staged program runs in: this process's, the staged library first,
+        and SLURM_CONF when `conf` is given."""
+        env = dict(os.environ)
+        libraries = [str(self.plugin_dir), str(self.root / "usr/lib")]
+        if env.get("LD_LIBRARY_PATH"):
+            libraries.append(env["LD_LIBRARY_PATH"])
+        env["LD_LIBRARY_PATH"] = ":".join(libraries)
+        if conf is not None:
+            env["SLURM_CONF"] = str(conf)
+        return env

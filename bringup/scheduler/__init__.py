@@ -1,0 +1,1 @@
+"""Scheduler adapters: Slurm and Kubernetes behind one interface, and the built Slurm."""
