@@ -5,6 +5,11 @@ NVLSM, …) is built under its real name and version. The ones that carry a tool
 runs the lab's emulator (the `bringup-lab-emulator` package, a dependency of all of them); the
 daemons also ship an init script usable without systemd and their systemd unit. The others are
 empty but installable, so that provisioning installs exactly what production installs.
+
+Slurm is real: the packages SchedMD's Debian packaging names (``slurm-smd``, its client tools
+and ``slurmd``) are built from the Slurm that scripts/build-slurm staged, so a node has no Slurm
+until the slurm_node role installs it. MUNGE comes from Debian (the host's package, which lab
+nodes see through their overlay, as they see sshd).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 
 from bringup.catalog import load_catalog
 from bringup.lab.system import run
+from bringup.workspace import SlurmInstall
 
 EMULATOR_SOURCE = Path(__file__).resolve().parent / "emulator"  # stdlib-only package
 EMULATOR_PACKAGE = "bringup-lab-emulator"
@@ -24,11 +30,51 @@ LAB_VERSION = "0.1.0-1"
 
 @dataclass(frozen=True)
 class Daemon:
-    """A long-running service a package ships."""
+    """A long-running service a package ships, run in the foreground by its init script."""
 
     service: str
     command: str
     args: str = ""
+    folder: str = "/usr/bin"
+    user: str = ""
+    """Run as this user (its runtime folder, /run/<service>, is made for it); root when empty."""
+
+    @property
+    def program(self) -> str:
+        """The daemon's absolute path."""
+        return f"{self.folder}/{self.command}"
+
+
+@dataclass(frozen=True)
+class SlurmPackage:
+    """A Slurm package: the staged paths it carries (relative to the staging tree)."""
+
+    name: str
+    paths: tuple[str, ...]
+    depends: str
+    daemons: tuple[Daemon, ...] = ()
+
+
+SLURM_PACKAGES = (
+    SlurmPackage("slurm-smd", ("usr/lib/slurm",), "libmunge2, libjson-c5, libyaml-0-2"),
+    SlurmPackage("slurm-smd-client", ("usr/bin",), "slurm-smd (= {version})"),
+    SlurmPackage(
+        "slurm-smd-slurmd",
+        ("usr/sbin/slurmd", "usr/sbin/slurmstepd"),
+        "slurm-smd (= {version}), munge",
+        (Daemon("slurmd", "slurmd", "-D", folder="/usr/sbin"),),
+    ),
+)
+"""What a node running jobs needs (SchedMD's package names; slurmctld stays on the host)."""
+
+MUNGE_LAB = Daemon("munge-lab", "munged", "--foreground", folder="/usr/sbin", user="munge")
+"""The lab's own way to run Debian's munged on a node."""
+MUNGE_LAB_PACKAGE = "bringup-lab-munge"
+MUNGE_LAB_WHY = (
+    "Lab nodes share the host's process table, and Debian's init script finds munged by\n"
+    " name, so on a node it sees the host's munged (or another node's) and starts none;\n"
+    " this one tracks its own pid file."
+)
 
 
 @dataclass(frozen=True)
@@ -92,8 +138,16 @@ def contents_of(name: str) -> Contents:
     return next((c for prefix, c in CONTENTS if name.startswith(prefix)), Contents())
 
 
-def build_repository(repo: Path) -> list[Path]:
-    """Build every package into `repo` and index it (``Packages``); returns the .deb files."""
+def slurm_version(slurm: SlurmInstall) -> str:
+    """The Debian version of the lab's Slurm packages."""
+    return f"{slurm.version}-1"
+
+
+def build_repository(repo: Path, slurm: SlurmInstall | None = None) -> list[Path]:
+    """Build every package into `repo` and index it (``Packages``); returns the .deb files.
+
+    With `slurm` (a built one), the Slurm packages too.
+    """
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
@@ -101,6 +155,18 @@ def build_repository(repo: Path) -> list[Path]:
     debs = [_build(work, repo, EMULATOR_PACKAGE, LAB_VERSION, Contents(), emulator=True)]
     for name, version in pinned_packages():
         debs.append(_build(work, repo, name, version, contents_of(name)))
+    if slurm is not None:
+        version = slurm_version(slurm)
+        for package in SLURM_PACKAGES:
+            description = (
+                f"Slurm {slurm.version} ({package.name}) for the bringup lab\n"
+                " Built from Slurm's release by scripts/build-slurm, under the name SchedMD's\n"
+                " Debian packaging gives it."
+            )
+            debs.append(_build_staged(work, repo, package, version, slurm.root, description))
+        munge = SlurmPackage(MUNGE_LAB_PACKAGE, (), "munge", (MUNGE_LAB,))
+        description = "MUNGE's daemon for a bringup lab node\n " + MUNGE_LAB_WHY
+        debs.append(_build_staged(work, repo, munge, LAB_VERSION, slurm.root, description))
     shutil.rmtree(work)
     (repo / "Packages").write_text(_scan(repo), encoding="utf-8")
     return debs
@@ -149,6 +215,35 @@ def _build(
     return deb
 
 
+def _build_staged(
+    work: Path, repo: Path, package: SlurmPackage, version: str, source: Path, description: str
+) -> Path:
+    """A package of `package.paths` taken from the tree `source`, and of its daemons' init
+    scripts."""
+    root = work / f"{package.name}_{version}"
+    (root / "DEBIAN").mkdir(parents=True)
+    _write(
+        root / "DEBIAN/control",
+        f"Package: {package.name}\nVersion: {version}\nArchitecture: amd64\n"
+        "Maintainer: bringup lab <lab@bringup.invalid>\nSection: admin\nPriority: optional\n"
+        f"Depends: {package.depends.format(version=version)}\n"
+        f"Description: {description}\n",
+    )
+    for path in package.paths:
+        staged, target = source / path, root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if staged.is_dir():
+            shutil.copytree(staged, target, symlinks=True)
+        else:
+            shutil.copy2(staged, target)
+    for daemon in package.daemons:
+        _write(root / f"etc/init.d/{daemon.service}", _init_script(daemon), mode=0o755)
+        _write(root / f"lib/systemd/system/{daemon.service}.service", _unit(daemon))
+    deb = repo / f"{package.name}_{version}_amd64.deb"
+    run(["dpkg-deb", "--build", "--root-owner-group", "-Zgzip", str(root), str(deb)])
+    return deb
+
+
 def _tool(root: Path, tool: str) -> None:
     _write(
         root / f"usr/bin/{tool}",
@@ -170,12 +265,12 @@ def _init_script(d: Daemon) -> str:
 # Short-Description: {d.service} (bringup lab emulation)
 ### END INIT INFO
 PIDFILE=/run/{d.service}.pid
-DAEMON=/usr/bin/{d.command}
+DAEMON={d.program}
 case "$1" in
   start)
     start-stop-daemon --status --pidfile "$PIDFILE" && exit 0
-    start-stop-daemon --start --background --make-pidfile --pidfile "$PIDFILE" \\
-      --startas "$DAEMON" -- {d.args}
+{_runtime(d)}    start-stop-daemon --start --background --make-pidfile --pidfile "$PIDFILE" \\
+      {f"--chuid {d.user} " if d.user else ""}--startas "$DAEMON" -- {d.args}
     sleep 0.3
     start-stop-daemon --status --pidfile "$PIDFILE" ;;
   stop)
@@ -190,10 +285,17 @@ esac
 """
 
 
+def _runtime(d: Daemon) -> str:
+    if not d.user:
+        return ""
+    folder = d.command.removesuffix("d")  # munged -> /run/munge, as the daemon expects
+    return f"    install -d -o {d.user} -g {d.user} -m 0755 /run/{folder}\n"
+
+
 def _unit(d: Daemon) -> str:
     return (
         f"[Unit]\nDescription={d.service} (bringup lab emulation)\n\n"
-        f"[Service]\nExecStart=/usr/bin/{d.command} {d.args}\nRestart=on-failure\n\n"
+        f"[Service]\nExecStart={d.program} {d.args}\nRestart=on-failure\n\n"
         "[Install]\nWantedBy=multi-user.target\n"
     )
 
