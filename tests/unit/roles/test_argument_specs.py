@@ -155,6 +155,7 @@ def test_the_lab_renders_the_variables_each_class_needs() -> None:
     assert roles_for(hosts["lab-h1-r01-k03-n1"][1]) == [
         "doca_ofed",
         "storage_client",
+        "slurm_node",
         "provisioned",
     ]
 
@@ -189,6 +190,7 @@ def test_every_role_has_a_spec_and_every_spec_option_carries_the_role_prefix() -
         "nvidia_driver",
         "nvlink",
         "provisioned",
+        "slurm_node",
         "storage_client",
     ]
     for role in ROLE_NAMES:
