@@ -13,7 +13,10 @@ its own. The source is chosen by the stack's declaration (``access.via``):
 Far-end adapters say whether the switch end of a cable is up; they sit in :data:`FAR_ENDS` by
 name (``none``, ``lab``; later ``ufm``), and an Access carries the name, not the adapter, so that
 it crosses process boundaries as plain JSON. Registries hold import paths, as testinfra's
-backends do: an adapter's module is imported only when it is used.
+backends do: an adapter's module is imported only when it is used. The scheduler is reached the
+same way: :class:`SchedulerAccess` names an adapter of ``bringup.scheduler.adapter.ADAPTERS`` and
+the environment its client tools run in. A site's is the declared scheduler's own (the system's
+tools and configuration); the lab gives its own.
 
 >>> a = Access(private_key=Path("/k"))
 >>> a.ansible_env()["ANSIBLE_PRIVATE_KEY_FILE"], a.far_end_view()("cable-1")
@@ -25,12 +28,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
 from pydantic import Field, JsonValue
 
 from bringup.errors import BringupError
-from bringup.spec import AccessSpec
+from bringup.spec import AccessSpec, Scheduler
 from bringup.wire import Wire
 from bringup.workspace import Workspace
 
@@ -55,6 +58,58 @@ class AccessError(BringupError):
     """An Access that cannot be produced or used."""
 
 
+class StagedSlurm(Protocol):
+    """A Slurm build staged outside the system's folders (``bringup.scheduler.install``)."""
+
+    def program(self, name: str) -> Path:
+        """The path of one of its programs."""
+        ...
+
+    def env(self, conf: Path | None = None) -> dict[str, str]:
+        """The environment its programs run in, with SLURM_CONF when `conf` is given."""
+        ...
+
+
+STAGED_VARIABLES = ("LD_LIBRARY_PATH", "SLURM_CONF")
+"""What a staged Slurm's environment adds that its client tools need; nothing else of this
+process's environment goes into an Access (it crosses into other processes and the engine's
+state)."""
+
+
+class SchedulerAccess(Wire):
+    """How bringup reaches the stack's scheduler: an adapter by name, and its tools' environment.
+
+    >>> SchedulerAccess.slurm(Path("/etc/slurm-lab/slurm.conf")).env
+    {'SLURM_CONF': '/etc/slurm-lab/slurm.conf'}
+    """
+
+    adapter: str = "none"
+    """The scheduler adapter, a name of ``bringup.scheduler.adapter.ADAPTERS``."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """What the client tools' environment adds to this process's (SLURM_CONF, LD_LIBRARY_PATH)."""
+    bin_dir: Path | None = None
+    """Where the client tools are (scontrol, sinfo); None: found on PATH."""
+
+    @classmethod
+    def declared(cls, scheduler: Scheduler) -> SchedulerAccess:
+        """A site's scheduler as its declaration names it, driven with the system's tools. No
+        Kubernetes adapter exists yet: a Kubernetes stack drives none (and says so)."""
+        return cls.slurm() if scheduler.kind == "slurm" else cls()
+
+    @classmethod
+    def slurm(cls, conf: Path | None = None, install: StagedSlurm | None = None) -> SchedulerAccess:
+        """Slurm through its client tools: the system's (PATH, its own SLURM_CONF) unless
+        `install` names a staged build; `conf` picks the slurm.conf they read."""
+        if install is None:
+            return cls(adapter="slurm", env={} if conf is None else {"SLURM_CONF": str(conf)})
+        staged = install.env(conf)
+        return cls(
+            adapter="slurm",
+            env={k: staged[k] for k in STAGED_VARIABLES if k in staged},
+            bin_dir=install.program("scontrol").parent,
+        )
+
+
 class Access(Wire):
     """How to reach one stack's nodes from this controller (JSON across processes)."""
 
@@ -68,6 +123,8 @@ class Access(Wire):
     """What playbook runs add to the rendered inventory's variables."""
     far_end: str = "none"
     """The far-end adapter, a name of FAR_ENDS."""
+    scheduler: SchedulerAccess = SchedulerAccess()
+    """The scheduler admission holds and releases nodes in."""
 
     def ansible_env(self) -> dict[str, str]:
         """Ansible's environment for these settings: strict host-key checking, always."""
@@ -95,7 +152,7 @@ class Access(Wire):
 
     def far_end_view(self) -> FarEnd:
         """The far-end adapter's view, read now."""
-        factory = cast(Callable[[], FarEnd], _load(FAR_ENDS, self.far_end, "far-end adapter"))
+        factory = cast(Callable[[], FarEnd], load(FAR_ENDS, self.far_end, "far-end adapter"))
         return factory()
 
 
@@ -119,15 +176,21 @@ def site_access(workspace: Workspace, stack: str, declared: AccessSpec) -> Acces
     )
 
 
-def stack_access(workspace: Workspace, stack: str, declared: AccessSpec) -> Access:
-    """The Access of `stack`, from the source its declaration names."""
+def stack_access(
+    workspace: Workspace, stack: str, declared: AccessSpec, scheduler: Scheduler | None = None
+) -> Access:
+    """The Access of `stack`, from the source its declaration names. A site (``via: ssh``)
+    reaches the declared `scheduler` with the system's tools; the lab gives its own."""
     produce = cast(
-        Callable[[Workspace, str, AccessSpec], Access], _load(SOURCES, declared.via, "source")
+        Callable[[Workspace, str, AccessSpec], Access], load(SOURCES, declared.via, "source")
     )
-    return produce(workspace, workspace.stack(stack).name, declared)
+    access = produce(workspace, workspace.stack(stack).name, declared)
+    if declared.via == "ssh" and scheduler is not None:
+        return access.model_copy(update={"scheduler": SchedulerAccess.declared(scheduler)})
+    return access
 
 
-def _load(registry: Mapping[str, str], name: str, what: str) -> object:
+def load(registry: Mapping[str, str], name: str, what: str) -> object:
     """The registered object `name`, its module imported now."""
     if name not in registry:
         raise AccessError(f"{what} {name!r}: expected one of {', '.join(sorted(registry))}")

@@ -151,8 +151,8 @@ def load_any(stack: str, stacks_dir: Path) -> Cluster:
 
 
 def access_of(ws: Workspace, stack: str, cluster: Cluster) -> Access:
-    """How the stack's nodes are reached, as its declaration says."""
-    return stack_access(ws, stack, cluster.access)
+    """How the stack's nodes and its scheduler are reached, as its declaration says."""
+    return stack_access(ws, stack, cluster.access, cluster.scheduler)
 
 
 @contextmanager

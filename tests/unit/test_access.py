@@ -1,4 +1,5 @@
-"""How bringup reaches a stack's nodes: produced from the declaration, JSON across processes."""
+"""How bringup reaches a stack's nodes and its scheduler: produced from the declaration, JSON
+across processes."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bringup.access import Access, stack_access
-from bringup.spec import AccessSpec, SpecError, parse_cluster
+from bringup.access import Access, SchedulerAccess, stack_access
+from bringup.scheduler.install import SlurmInstall
+from bringup.spec import AccessSpec, Scheduler, SpecError, parse_cluster
 from bringup.workspace import Workspace
 
 LAB = {
@@ -55,3 +57,40 @@ def test_the_lab_takes_no_settings_of_a_site() -> None:
     with pytest.raises(SpecError, match=r"access\.private_key: the lab gives its own settings"):
         parse_cluster({**LAB, "access": {"via": "lab", "private_key": "k"}})
     assert parse_cluster({**LAB, "access": {"via": "lab"}}).access.via == "lab"
+
+
+def test_a_site_reaches_its_declared_scheduler_with_the_systems_tools(tmp_path: Path) -> None:
+    slurm = stack_access(Workspace(tmp_path), "demo", AccessSpec(), Scheduler(kind="slurm"))
+    assert slurm.scheduler == SchedulerAccess(adapter="slurm")  # PATH, its own SLURM_CONF
+    kubernetes = stack_access(
+        Workspace(tmp_path), "demo", AccessSpec(), Scheduler(kind="kubernetes")
+    )
+    assert kubernetes.scheduler.adapter == "none"  # no Kubernetes adapter yet: nothing told
+
+
+def test_the_lab_gives_its_own_scheduler_whatever_the_declaration(tmp_path: Path) -> None:
+    lab = AccessSpec(via="lab")
+    declared = stack_access(Workspace(tmp_path), "lab", lab, Scheduler(kind="kubernetes"))
+    assert declared == stack_access(Workspace(tmp_path), "lab", lab)
+
+
+def test_a_staged_slurm_gives_its_tools_and_nothing_else_of_this_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRINGUP_LEDGER_URL", "postgresql://bringup:secret@db/ledger")
+    install = SlurmInstall(tmp_path / ".tools")
+    access = SchedulerAccess.slurm(tmp_path / "slurm.conf", install)
+    assert access.adapter == "slurm"
+    assert access.bin_dir == install.root / "usr" / "bin"
+    assert access.env == {
+        "LD_LIBRARY_PATH": install.env()["LD_LIBRARY_PATH"],
+        "SLURM_CONF": str(tmp_path / "slurm.conf"),
+    }
+    assert SchedulerAccess.slurm().env == {}
+
+
+def test_the_scheduler_crosses_a_process_boundary_with_its_access() -> None:
+    access = Access(
+        scheduler=SchedulerAccess(adapter="slurm", env={"SLURM_CONF": "/c"}, bin_dir=Path("/b"))
+    )
+    assert Access.from_json(access.to_json()) == access
