@@ -9,6 +9,13 @@ One run judges a set of nodes of a stack, in batches:
    domain policy; each verdict, its findings and the node's new state go to the ledger in one
    transaction.
 
+The scheduler is told through the Access's adapter (`bringup.scheduler.adapter`): when the run
+starts, every node it will judge that nobody holds yet is held, "validation pending"; after each
+batch, an admitted node is released and any other held with the reason of its verdict. Holds
+someone else made are never lifted or overwritten. A scheduler that cannot be told does not stop
+the run: the verdicts are recorded all the same, the result says the scheduler was not told and
+why, and the next run of those nodes tells it.
+
 Every step is recorded before it starts, so a run killed at any point (SIGKILL included) is
 resumed by the next `admit` of the same stack and hosts: nodes already judged keep their
 verdict, nodes caught mid-validation skip a second burn-in, the others start again. A verdict is
@@ -36,13 +43,24 @@ from bringup.admit.verdict import (
     judge_domains,
     judge_node,
 )
+from bringup.plan.scheduler import hostlist
 from bringup.provision.runner import ProvisionRequest, run_playbook
+from bringup.scheduler.adapter import (
+    NodeOutcome,
+    SchedulerAdapter,
+    SchedulerError,
+    SchedulerResult,
+    adapter_for,
+    bringup_reason,
+)
 from bringup.validation.checks import Check
 from bringup.validation.report import Finding, HostReport
 from bringup.wire import Wire
 from bringup.workspace import REPOSITORY
 
 VALIDATING = ("validating", "revalidated")
+DOMAIN_HOLDS = frozenset({Check.DOMAIN_UNIT, Check.DOMAIN_QUORUM})
+"""The checks of a healthy tray held because its NVLink domain is."""
 Suite = Callable[..., dict[str, HostReport]]
 
 
@@ -73,13 +91,33 @@ class AdmissionRequest(Wire):
         }
 
 
+class SchedulerReport(Wire):
+    """What a run told the scheduler: per node the outcome, or why the scheduler was not told."""
+
+    adapter: str = "none"
+    described: str = "none"
+    """The scheduler and how it was reached, as its adapter describes it."""
+    outcomes: dict[str, NodeOutcome] = Field(default_factory=dict)
+    error: str | None = None
+    """Why the scheduler was not told (all of it, or the part after the failure)."""
+
+    def counts(self) -> dict[str, int]:
+        """How many nodes had each outcome."""
+        counted: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            counted[outcome.outcome] = counted.get(outcome.outcome, 0) + 1
+        return dict(sorted(counted.items()))
+
+
 class AdmissionResult(Wire):
-    """The verdicts of one run (resumed parts included) and its NVLink domains."""
+    """The verdicts of one run (resumed parts included), its NVLink domains, and what the
+    scheduler was told."""
 
     run_id: str
     verdicts: dict[str, NodeVerdict]
     domains: tuple[DomainVerdict, ...]
     resumed: bool
+    scheduler: SchedulerReport = SchedulerReport()
 
     def with_verdict(self, verdict: str) -> list[str]:
         """The nodes with `verdict`, sorted."""
@@ -105,6 +143,15 @@ class AdmissionResult(Wire):
                 }
                 for d in self.domains
             ],
+            "scheduler": {
+                "adapter": self.scheduler.adapter,
+                "told": self.scheduler.error is None,
+                "error": self.scheduler.error,
+                "nodes": {
+                    n: {"outcome": o.outcome, "state": o.state, "reason": o.reason}
+                    for n, o in sorted(self.scheduler.outcomes.items())
+                },
+            },
         }
 
 
@@ -136,12 +183,13 @@ def admit(
     *,
     suite: Suite | None = None,
     far_end: FarEnd | None = None,
+    scheduler: SchedulerAdapter | None = None,
     on_phase: Callable[[str, Sequence[str]], None] | None = None,
 ) -> AdmissionResult:
     """Judge `request.hosts`, resuming the stack's interrupted run when it is the same one.
 
-    `suite` runs the validation suite (default: bringup.validation.run_suite); `far_end`
-    overrides the Access's far-end adapter.
+    `suite` runs the validation suite (default: bringup.validation.run_suite); `far_end` and
+    `scheduler` override the Access's far-end and scheduler adapters.
     """
     if suite is None:
         from bringup.validation.run import run_suite
@@ -149,11 +197,15 @@ def admit(
         suite = run_suite
     if far_end is None:
         far_end = request.access.far_end_view()
+    if scheduler is None:
+        scheduler = adapter_for(request.access.scheduler)
     stack, work = request.stack, request.work
     run, resumed = _run(request, ledger)
     domain_of = {m: d for d, members in request.domains.items() for m in members}
     judged = ledger.judged(run.id)
     pending = [h for h in request.hosts if h not in judged]
+    told = _Teller(scheduler, run.id)
+    told.hold_pending(pending)
     for start, batch in enumerate(_batches(pending, domain_of, request.batch)):
         burn_in_dir = work / "burn-in" / run.id
         # a node this run left mid-validation keeps its burn-in outputs; any other is burnt in
@@ -195,10 +247,11 @@ def admit(
                     verdict, report, domain=domain_of.get(host), far_end=far_end
                 )
         prior = {n.node: n.state for n in ledger.status(stack) if n.node not in verdicts}
-        verdicts, _ = judge_domains(request.domains, verdicts, prior, request.policy)
+        verdicts, judged_domains = judge_domains(request.domains, verdicts, prior, request.policy)
         for host in sorted(verdicts):
             v = verdicts[host]
             ledger.record_verdict(run.id, stack, host, v.verdict, v.findings, v.reason)
+        told.verdicts(verdicts, judged_domains)
     ledger.finish_run(run.id)
     recorded = ledger.verdicts(run.id)
     final = {
@@ -207,7 +260,99 @@ def admit(
     }
     prior = {n.node: n.state for n in ledger.status(stack) if n.node not in final}
     _, domains = judge_domains(request.domains, final, prior, request.policy)
-    return AdmissionResult(run_id=run.id, verdicts=final, domains=tuple(domains), resumed=resumed)
+    # the verdicts of a resumed run's first part, judged by the process that was interrupted
+    told.verdicts({n: v for n, v in final.items() if n not in told.judged}, domains)
+    return AdmissionResult(
+        run_id=run.id,
+        verdicts=final,
+        domains=tuple(domains),
+        resumed=resumed,
+        scheduler=told.report(),
+    )
+
+
+class _Teller:
+    """Tells the scheduler what one run decides; after a failure, nothing more this run."""
+
+    def __init__(self, adapter: SchedulerAdapter, run_id: str) -> None:
+        self.adapter = adapter
+        self.run_id = run_id
+        self.outcomes: dict[str, NodeOutcome] = {}
+        self.judged: set[str] = set()
+        self.error: str | None = None
+
+    def hold_pending(self, hosts: Sequence[str]) -> None:
+        """Hold the hosts nobody holds yet while they are validated."""
+        reason = bringup_reason("validation pending", self.run_id)
+
+        def hold() -> SchedulerResult:
+            current = self.adapter.nodes(hosts)
+            free = [h for h in hosts if h in current and not current[h].held]
+            return self.adapter.hold({reason: free})
+
+        if hosts:
+            self._tell(hold)
+
+    def verdicts(
+        self, verdicts: Mapping[str, NodeVerdict], domains: Sequence[DomainVerdict]
+    ) -> None:
+        """Release the admitted nodes; hold the others with the reason of their verdict."""
+        if not verdicts:
+            return
+        self.judged |= set(verdicts)
+        holds, admitted = scheduler_actions(verdicts, domains, self.run_id)
+        if holds:
+            self._tell(lambda: self.adapter.hold(holds))
+        if admitted:
+            self._tell(lambda: self.adapter.release(admitted))
+
+    def report(self) -> SchedulerReport:
+        """What the scheduler was told, or why not."""
+        return SchedulerReport(
+            adapter=self.adapter.name,
+            described=self.adapter.describe(),
+            outcomes=dict(sorted(self.outcomes.items())),
+            error=self.error,
+        )
+
+    def _tell(self, action: Callable[[], SchedulerResult]) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.outcomes |= action().outcomes
+        except SchedulerError as error:
+            self.error = " ".join(error.lines())
+
+
+def scheduler_actions(
+    verdicts: Mapping[str, NodeVerdict], domains: Sequence[DomainVerdict], run_id: str
+) -> tuple[dict[str, list[str]], list[str]]:
+    """What the scheduler is told of `verdicts`: nodes to hold by reason, and nodes to release."""
+    held_domains = {d.domain: d for d in domains if d.status == "held"}
+    holds: dict[str, list[str]] = {}
+    admitted: list[str] = []
+    for node, verdict in sorted(verdicts.items()):
+        if verdict.verdict == "admitted":
+            admitted.append(node)
+        else:
+            holds.setdefault(hold_reason(verdict, held_domains, run_id), []).append(node)
+    return holds, admitted
+
+
+def hold_reason(
+    verdict: NodeVerdict, held_domains: Mapping[str, DomainVerdict], run_id: str
+) -> str:
+    """The scheduler's reason for holding a node that was not admitted: unreachable; the NVLink
+    domain held and its trays at fault; else the first finding's component and check."""
+    if verdict.verdict == "unreachable":
+        return bringup_reason("unreachable", run_id)
+    first = verdict.findings[0] if verdict.findings else None
+    if first is not None and first.check in DOMAIN_HOLDS:
+        domain = held_domains.get(first.component.removeprefix("nvlink-domain:"))
+        if domain is not None:
+            faulty = hostlist(list(domain.faulty))
+            return bringup_reason(f"nvlink domain {domain.domain} held: {faulty}", run_id)
+    return bringup_reason(_reason(verdict.findings) or verdict.verdict, run_id)
 
 
 def _batches(hosts: Sequence[str], domain_of: Mapping[str, str], size: int) -> list[list[str]]:

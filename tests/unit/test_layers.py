@@ -33,8 +33,9 @@ ALLOWED: dict[str, set[str]] = {
     "access": {"workspace", *CORE},
     "validation": {"plan", "parsers", "catalog", "spec", "declaration"},
     "provision": {"validation", "workspace", "access", *CORE},
-    # admission burns nodes in through provision's playbook runner: same floor, one way
-    "admit": {"provision", "validation", "workspace", "access", *CORE},
+    # admission burns nodes in through provision's playbook runner, and holds and releases them
+    # through the scheduler adapters' interface: same floor, one way (neither imports admit)
+    "admit": {"provision", "scheduler", "validation", "workspace", "access", *CORE},
     "scheduler": {"validation", "workspace", "access", *CORE},
     "health": {"admit", "scheduler", "provision", "validation", "workspace", "access", *CORE},
     "infra": {"provision", "admit", "scheduler", "validation", "workspace", "access", *CORE},
