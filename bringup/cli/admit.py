@@ -47,10 +47,12 @@ def admit_command(
     batch: Annotated[int, typer.Option(min=1, help="Nodes per burn-in and suite batch.")] = 64,
     stacks_dir: StacksDirOption = Path("stacks"),
 ) -> None:
-    """Burn in, validate and judge nodes: admitted, quarantined (with findings) or unreachable.
+    """Burn in, validate and judge nodes: admitted, quarantined (with findings) or unreachable;
+    the scheduler releases the admitted ones and holds the others.
 
-    Exit codes: 0 every node admitted, 1 some node quarantined or unreachable, 2 bad input or an
-    unusable environment. An interrupted run of the same nodes is resumed.
+    Exit codes: 0 every node admitted and the scheduler told, 1 some node quarantined or
+    unreachable, or the scheduler not told, 2 bad input or an unusable environment. An
+    interrupted run of the same nodes is resumed.
     """
     from bringup.admit.admission import admit  # what admission needs, loaded when it runs
     from bringup.admit.prepare import admission_request
@@ -79,7 +81,16 @@ def admit_command(
         screen.print(table)
     admitted = len(result.with_verdict("admitted"))
     screen.print(f"{admitted} of {len(result.verdicts)} node(s) admitted")
-    if admitted != len(result.verdicts):
+    told = result.scheduler
+    if told.error is not None:
+        console(stderr=True).print(
+            f"error: scheduler {told.described} was not told: {told.error}; the verdicts are "
+            "in the ledger, and the next admit of these nodes tells it"
+        )
+    else:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in told.counts().items())
+        screen.print(f"scheduler {told.described}: {counts or 'nothing to tell'}")
+    if admitted != len(result.verdicts) or told.error is not None:
         raise typer.Exit(1)
 
 
@@ -88,27 +99,49 @@ def status_command(
     output: Annotated[Format, typer.Option("--format", help="table or json")] = Format.TABLE,
     stacks_dir: StacksDirOption = Path("stacks"),
 ) -> None:
-    """Each node's state in the ledger, per rack, with its latest findings and since when."""
-    ws, _, plan = plan_stack(stack, stacks_dir)
+    """Each node's state in the ledger, per rack, with its latest findings and since when, beside
+    its state in the scheduler, flagged where the two disagree.
+
+    Exit codes: 0 shown, 1 the scheduler could not be read (the ledger is shown all the same),
+    2 bad input or an unusable environment.
+    """
+    from bringup.admit.standing import standings  # what status needs, loaded when it runs
+    from bringup.scheduler.adapter import SchedulerError, adapter_for
+
+    ws, cluster, plan = plan_stack(stack, stacks_dir)
     with ledger(ws) as opened:
         states = opened.status(stack)
+    scheduler = adapter_for(access_of(ws, stack, cluster).scheduler)
+    names = [n.name for n in plan.nodes]
+    error = None
+    try:
+        read = scheduler.nodes(names) if scheduler.drives else None
+    except SchedulerError as failure:
+        read, error = None, " ".join(failure.lines())
+    stood = standings(names, states, read)
     capacity = plan.capacity(s.node for s in states if s.state == "admitted")
     if output == Format.JSON:
-        rows = [
-            {
-                "node": s.node,
-                "state": s.state,
-                "since": s.since.isoformat(),
-                "findings": [f.to_json() for f in s.findings],
-            }
-            for s in states
-        ]
-        typer.echo(json.dumps({"nodes": rows, "admitted": capacity}, indent=1))
-        return
-    screen = console()
-    screen.print(status_table(stack, states, plan))
-    for sku, row in capacity.items():
-        screen.print(f"admitted {sku}: {row['nodes']} node(s), {row['gpus']} GPU(s)")
+        rows = [s.summary() for s in stood if s.ledger is not None or s.disagreement]
+        told = {"adapter": scheduler.name, "read": read is not None, "error": error}
+        typer.echo(json.dumps({"nodes": rows, "admitted": capacity, "scheduler": told}, indent=1))
+    else:
+        screen = console()
+        screen.print(status_table(stack, stood, plan))
+        for sku, row in capacity.items():
+            screen.print(f"admitted {sku}: {row['nodes']} node(s), {row['gpus']} GPU(s)")
+        if read is not None:
+            disagree = sum(1 for s in stood if s.disagreement)
+            screen.print(
+                f"scheduler {scheduler.describe()}: {disagree} node(s) disagree with the ledger"
+                + (" (marked !)" if disagree else "")
+            )
+        elif error is None:
+            screen.print(f"scheduler {scheduler.describe()}")
+    if error is not None:
+        console(stderr=True).print(
+            f"error: scheduler {scheduler.describe()} could not be read: {error}"
+        )
+        raise typer.Exit(1)
 
 
 def repaired_command(

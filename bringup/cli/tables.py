@@ -13,18 +13,32 @@ from bringup.plan import Plan
 
 if TYPE_CHECKING:  # the command line starts without the layers it does not use
     from bringup.admit.admission import AdmissionResult
-    from bringup.admit.ledger import NodeStatus
+    from bringup.admit.standing import NodeStanding
     from bringup.provision.runner import ProvisionResult
 
 VERDICT_STYLES = {"admitted": "green", "quarantined": "red", "unreachable": "yellow"}
 HOST_STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta"}
 
 
-def _table(title: str, columns: Sequence[str], *, right: Iterable[str] = ()) -> Table:
+def _table(
+    title: str,
+    columns: Sequence[str],
+    *,
+    right: Iterable[str] = (),
+    whole: Mapping[str, Iterable[str]] | None = None,
+) -> Table:
+    """A table of `columns`, a value too long for its column folded onto the next line, never
+    cut; the columns of `whole` are as wide as their longest value (names stay on one line)."""
     table = Table(title=Text(title))
     aligned = set(right)
+    widths = {c: max(map(len, values), default=0) for c, values in (whole or {}).items()}
     for column in columns:
-        table.add_column(Text(column), justify="right" if column in aligned else "left")
+        table.add_column(
+            Text(column),
+            justify="right" if column in aligned else "left",
+            min_width=widths.get(column),
+            overflow="fold",
+        )
     return table
 
 
@@ -124,14 +138,21 @@ def verdicts_table(admission: Mapping[str, Mapping[str, Any]]) -> Table:
 
 
 def admission_table(result: AdmissionResult, plan: Plan) -> Table:
-    """`bringup admit`: one row per node judged, one line per finding naming the part."""
+    """`bringup admit`: one row per node judged, one line per finding naming the part, and what
+    the scheduler made of the node."""
     title = f"admission run {result.run_id}{' (resumed)' if result.resumed else ''}"
-    table = _table(title, ("node", "sku", "verdict", "component", "check", "observed", "expected"))
+    table = _table(
+        title,
+        ("node", "sku", "verdict", "scheduler", "component", "check", "observed", "expected"),
+        whole={"node": result.verdicts},
+    )
+    outcomes = result.scheduler.outcomes
     for node, verdict in sorted(result.verdicts.items()):
         sku = plan.by_name[node].sku if node in plan.by_name else ""
         mark = Text(verdict.verdict, style=VERDICT_STYLES[verdict.verdict])
+        told = outcomes[node].describe() if node in outcomes else ""
         if not verdict.findings:
-            _row(table, node, sku, mark, "", "", "", "")
+            _row(table, node, sku, mark, told, "", "", "", "")
         for i, f in enumerate(verdict.findings):
             first = i == 0
             _row(
@@ -139,6 +160,7 @@ def admission_table(result: AdmissionResult, plan: Plan) -> Table:
                 node if first else "",
                 sku if first else "",
                 mark if first else "",
+                told if first else "",
                 f.component,
                 f.check,
                 f.observed,
@@ -157,22 +179,31 @@ def domain_table(result: AdmissionResult) -> Table | None:
     return table
 
 
-def status_table(stack: str, states: Sequence[NodeStatus], plan: Plan) -> Table:
-    """`bringup status`: per rack, each node's state, since when, and its latest findings."""
-    known = {s.node: s for s in states}
-    table = _table(f"{stack}: node states", ("rack", "node", "state", "since", "findings"))
+def status_table(stack: str, standings: Sequence[NodeStanding], plan: Plan) -> Table:
+    """`bringup status`: per rack, each node's state in the ledger, since when, its latest
+    findings, and, where a scheduler was read, its state there; where the two disagree, what
+    disagrees instead, marked ``!``."""
+    known = {s.node: s for s in standings}
+    read = any(s.read for s in standings)
+    columns = ["rack", "node", "state", "since", "findings", *(["scheduler"] if read else [])]
+    table = _table(f"{stack}: node states", columns, whole={"node": [n.name for n in plan.nodes]})
     last_rack = None
     for node in plan.nodes:
-        status = known.get(node.name)
+        standing = known.get(node.name)
+        status = standing.ledger if standing else None
         findings = "; ".join(f"{f.component} {f.check}" for f in status.findings) if status else ""
-        _row(
-            table,
+        cells: list[object] = [
             node.rack if node.rack != last_rack else "",
             node.name,
             status.state if status else "unknown",
             status.since.strftime("%Y-%m-%d %H:%M:%S") if status else "",
             findings,
-        )
+        ]
+        if read:
+            flag = standing.disagreement if standing else None
+            cell = standing.scheduler_cell() if standing else ""
+            cells.append(Text(f"! {flag}", style="red") if flag else cell)
+        _row(table, *cells)
         last_rack = node.rack
     return table
 
