@@ -18,6 +18,7 @@ from bringup.admit.verdict import NodeVerdict
 from bringup.cli import app
 from bringup.scheduler import adapter as adapter_module
 from bringup.scheduler.adapter import NodeOutcome
+from bringup.scheduler.none import NoScheduler
 from bringup.validation.report import Finding
 from tests.unit.scheduler.fakes import FakeScheduler
 
@@ -29,6 +30,8 @@ NODE = "lab-h1-r01-k01-n1"
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(LEDGER_URL_VARIABLE, raising=False)
+    # no lab runs here: its Access may name its Slurm, which nobody started
+    monkeypatch.setattr(adapter_module, "adapter_for", lambda access: NoScheduler())
     return tmp_path
 
 
