@@ -91,6 +91,33 @@ class Power(_Frozen):
     source: str
 
 
+class Host(_Frozen):
+    """The host side of a node or compute tray, as the scheduler counts it.
+
+    >>> Host(cpu="Intel Xeon Platinum 8480C", sockets=2, cores_per_socket=56,
+    ...      threads_per_core=2, memory_gib=2048).cpus
+    224
+    """
+
+    cpu: str = Field(min_length=1, description="CPU model, e.g. 'Intel Xeon Platinum 8480C'.")
+    sockets: int = Field(gt=0, description="CPU sockets (Grace: one per superchip).")
+    cores_per_socket: int = Field(gt=0, description="Physical cores per socket.")
+    threads_per_core: int = Field(
+        gt=0, le=8, description="Hardware threads per core as shipped (SMT on: 2; Arm: 1)."
+    )
+    memory_gib: int = Field(gt=0, description="Installed system memory in GiB (not GPU memory).")
+
+    @property
+    def cores(self) -> int:
+        """Physical cores of the host."""
+        return self.sockets * self.cores_per_socket
+
+    @property
+    def cpus(self) -> int:
+        """Logical CPUs of the host (what Slurm calls CPUs)."""
+        return self.cores * self.threads_per_core
+
+
 class Rack(_Frozen):
     """How the system fills a rack."""
 
@@ -177,6 +204,7 @@ class Sku(_Frozen):
     gpu: Gpu | None
     nvlink: NvLink | None
     networks: tuple[Network, ...]
+    host: Host
     rack: Rack
     power: Power
     software: Software | None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from bringup.catalog import Catalog, Role, SystemClass, load_catalog
-from bringup.catalog.model import Sku
+from bringup.catalog.model import Host, Sku
 
 SKU_IDS = {
     "hgx-a100",
@@ -365,3 +366,45 @@ def test_compatibility_lists_every_architecture_and_adapter_in_use(catalog: Cata
     assert adapters == {"ConnectX-6", "ConnectX-6 Dx", "ConnectX-7", "ConnectX-8", "BlueField-3"}
     used = {n.model for s in catalog.skus.values() for n in s.networks if n.role != Role.OOB}
     assert used <= adapters
+
+
+# The host each system ships with: CPU model, sockets, cores per socket, threads per core,
+# system memory in GiB (the sources are in skus.yaml, beside each figure).
+HOST_TABLE = [
+    ("hgx-a100", "AMD EPYC 7742", 2, 64, 2, 2048),
+    ("hgx-h100", "Intel Xeon Platinum 8480C", 2, 56, 2, 2048),
+    ("hgx-h200", "Intel Xeon Platinum 8480C", 2, 56, 2, 2048),
+    ("hgx-b200", "Intel Xeon Platinum 8570", 2, 56, 2, 2048),
+    ("hgx-b300", "Intel Xeon 6776P", 2, 64, 2, 2048),
+    ("gb200-nvl72", "NVIDIA Grace", 2, 72, 1, 960),
+    ("gb300-nvl72", "NVIDIA Grace", 2, 72, 1, 960),
+    ("cpu", "Intel Xeon Gold 6430", 2, 32, 2, 512),
+]
+
+
+@pytest.mark.parametrize(("sku_id", "cpu", "sockets", "cores", "threads", "gib"), HOST_TABLE)
+def test_host_figures(
+    catalog: Catalog, sku_id: str, cpu: str, sockets: int, cores: int, threads: int, gib: int
+) -> None:
+    host = sku_of(catalog, sku_id).host
+    assert (host.cpu, host.sockets, host.cores_per_socket) == (cpu, sockets, cores)
+    assert (host.threads_per_core, host.memory_gib) == (threads, gib)
+    assert host.cpus == sockets * cores * threads
+
+
+def test_host_table_covers_every_sku() -> None:
+    assert {row[0] for row in HOST_TABLE} == SKU_IDS
+
+
+@pytest.mark.parametrize("field", ["sockets", "cores_per_socket", "threads_per_core", "memory_gib"])
+def test_host_refuses_a_count_of_zero(field: str) -> None:
+    good = {
+        "cpu": "x",
+        "sockets": 2,
+        "cores_per_socket": 8,
+        "threads_per_core": 1,
+        "memory_gib": 64,
+    }
+    Host.model_validate(good)
+    with pytest.raises(ValidationError, match=field):
+        Host.model_validate({**good, field: 0})
