@@ -301,11 +301,52 @@ root's home, which holds the SSH key bringup logs in with. "/" itself is refused
 under /mnt, /data, /scratch, /home, /lustre, /opt or any other directory of the site's own."""
 
 
+CONTROLLER_SUFFIX = "slurmctld"
+"""The default Slurm controller's name is the scheduler's cluster name and this suffix."""
+
+
 class Scheduler(_Model):
-    """The workload scheduler the admitted nodes join."""
+    """The workload scheduler the admitted nodes join.
+
+    >>> Scheduler().controller_in("lab")
+    'lab-slurmctld'
+    """
 
     kind: Literal["slurm", "kubernetes"] = "slurm"
     cluster_name: DnsLabel | None = Field(default=None, description="Default: the stack name.")
+    controller: DnsLabel | None = Field(
+        default=None,
+        description="Slurm: the controller's host name (SlurmctldHost); it must be the name "
+        "slurmctld's host calls itself. Default: '<cluster_name>-slurmctld'.",
+    )
+    controller_address: ipaddress.IPv4Address | None = Field(
+        default=None,
+        description="Slurm: the address the nodes reach the controller at. Default: its name, "
+        "resolved by the nodes.",
+    )
+
+    @field_validator("controller_address", mode="before")
+    @classmethod
+    def _address_text(cls, value: object) -> object:
+        if not isinstance(value, str | ipaddress.IPv4Address):
+            raise ValueError("expected an IPv4 address such as 10.64.0.2")
+        return value
+
+    @model_validator(mode="after")
+    def _controller_is_slurms(self) -> Scheduler:
+        if self.kind != "slurm":
+            declared = sorted({"controller", "controller_address"} & self.model_fields_set)
+            if declared:
+                raise ValueError(f"{declared[0]}: only a slurm scheduler has a controller")
+        return self
+
+    def name_in(self, cluster: str) -> str:
+        """The scheduler's name for the cluster: ``cluster_name``, else the cluster's name."""
+        return self.cluster_name or cluster
+
+    def controller_in(self, cluster: str) -> str:
+        """The controller's host name: ``controller``, else ``<cluster name>-slurmctld``."""
+        return self.controller or f"{self.name_in(cluster)}-{CONTROLLER_SUFFIX}"
 
 
 class AccessSpec(_Model):
@@ -392,6 +433,12 @@ class Cluster(_Model):
         problems += _duplicates("storage", [s.name for s in self.storage])
         problems += _overlapping_cidrs(self.fabrics)
         problems += _overlapping_racks(self.racks)
+        controller = self.scheduler.controller_in(self.name)
+        if self.scheduler.kind == "slurm" and not _DNS_LABEL.fullmatch(controller):
+            problems.append(
+                f"scheduler.controller: the default {controller!r} is not a DNS label "
+                "(longer than 63 characters); declare one"
+            )
         by_name = {f.name: f for f in self.fabrics}
         for i, group in enumerate(self.racks):
             problems += _rack_fabrics(i, group, by_name)

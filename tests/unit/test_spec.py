@@ -135,6 +135,21 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
      "package_repository", ["one-line apt source"]),
     ("type-cidr-int", {"fabrics.0.cidr": 12}, "fabrics.0.cidr", ["got 12", "CIDR"]),
     ("type-cidr-bool", {"fabrics.0.cidr": True}, "fabrics.0.cidr", ["got True", "CIDR"]),
+    # the Slurm controller: a host name and an IPv4 address, on a slurm scheduler only
+    ("controller-name", {"scheduler.controller": "Ctl_1"}, "scheduler.controller",
+     ["got 'Ctl_1'", DNS]),
+    ("controller-address", {"scheduler.controller_address": "10.64.0.256"},
+     "scheduler.controller_address", ["got '10.64.0.256'", "IPv4 address"]),
+    ("controller-address-network", {"scheduler.controller_address": "10.64.0.0/14"},
+     "scheduler.controller_address", ["got '10.64.0.0/14'", "IPv4 address"]),
+    ("controller-address-int", {"scheduler.controller_address": 167772161},
+     "scheduler.controller_address", ["got 167772161", "IPv4 address"]),
+    ("controller-address-bool", {"scheduler.controller_address": True},
+     "scheduler.controller_address", ["got True", "IPv4 address"]),
+    ("controller-kubernetes", {"scheduler": {"kind": "kubernetes", "controller": "ctl"}},
+     "scheduler.controller", ["only a slurm scheduler has a controller"]),
+    ("controller-default-too-long", {"scheduler.cluster_name": "c" * 60},
+     "scheduler.controller", [f"'{'c' * 60}-slurmctld'", "not a DNS label", "declare one"]),
     # pydantic reads true as 1 and false as 0: every number field refuses booleans
     ("bool-count", {"racks.0.count": True}, "racks.0.count",
      ["got True", "expected an integer, not a boolean"]),
@@ -244,7 +259,10 @@ def test_names_must_be_dns_labels(field: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "path", "expected"),
     [
-        pytest.param({"name": "a" * 63}, "name", "a" * 63, id="name-63"),
+        # its default Slurm controller, 'a…a-slurmctld', would be too long for a host name
+        pytest.param(
+            {"name": "a" * 63, "scheduler.controller": "ctl"}, "name", "a" * 63, id="name-63"
+        ),
         pytest.param({"site.name": "a" * 16}, "site.name", "a" * 16, id="site-16"),
         pytest.param(
             {"fabrics.0.planes": 2, "fabrics.0.speed_gbps": 200},
@@ -364,6 +382,19 @@ def test_docstring_example_runs() -> None:
     result = doctest.testmod(bringup.spec, raise_on_error=False)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_slurm_controller_defaults_to_the_schedulers_cluster_name() -> None:
+    lab = parse_cluster(_lab({}))
+    assert lab.scheduler.controller_in(lab.name) == "lab-slurmctld"
+    assert lab.scheduler.controller_address is None
+    named = parse_cluster(_lab({"scheduler.cluster_name": "train"}))
+    assert named.scheduler.controller_in(named.name) == "train-slurmctld"
+    declared = parse_cluster(
+        _lab({"scheduler.controller": "ctl1", "scheduler.controller_address": "10.64.0.9"})
+    )
+    assert declared.scheduler.controller_in(declared.name) == "ctl1"
+    assert str(declared.scheduler.controller_address) == "10.64.0.9"
 
 
 def test_cluster_built_in_python() -> None:
