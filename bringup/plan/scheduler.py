@@ -1,11 +1,26 @@
 """What the scheduler must know of the topology: Slurm topology.conf and Kubernetes node labels.
 
-Slurm: when every GPU node lives in a rack-scale NVLink domain, ``topology/block`` with one block
-per domain (jobs stay inside an NVLink domain when they fit); otherwise ``topology/tree`` built
-from the fabrics the nodes are cabled to: a leaf group per SU (and per leaf index when an SU needs
-several leaves per rail), under the spines (two tiers) or pods and core (three tiers). Each node
-sits under exactly one leaf group, that of its compute fabric, else (CPU nodes) of its in-band or
-storage fabric; when that makes several trees, one root switch joins their tops.
+Slurm 24.11 runs one topology plugin for the whole cluster (per-partition topologies need
+topology.yaml, 25.05+), so the plan picks one:
+
+- ``topology/block`` when every node sits in a rack-scale NVLink domain (all-NVL72 clusters):
+  one block per domain, so a job that fits a domain (``--segment``) stays on NVLink. Blocks are
+  listed by compute fabric, SU and position, because Slurm aggregates consecutive lines into
+  larger blocks (2, 4, 8 … blocks): neighbouring racks, on the same leaves, aggregate first.
+  ``BlockSizes`` is the smallest domain's tray count times the powers of two up to the largest
+  aggregate the cluster fills (``18,36,72,144`` for eight NVL72 racks).
+- ``topology/tree`` otherwise (HGX clusters; clusters that mix NVL72 racks with HGX or CPU
+  nodes). In 24.11 a block topology there would leave the other nodes outside every block
+  (slurmctld: "blocks lack access to N nodes") or need blocks smaller than a domain (fatal).
+  The tree is built from the fabrics the nodes are cabled to: a leaf group per SU (and per leaf
+  index when an SU needs several leaves per rail), under the spines (two tiers) or pods and core
+  (three tiers). Each node sits under exactly one leaf group, that of its compute fabric, else
+  (CPU nodes) of its in-band or storage fabric; when that makes several trees, one root switch
+  joins their tops. The trays of a rack-scale NVLink domain get a switch of their own, named
+  after the domain, under their leaf group (the group's other nodes under ``<group>-nodes``), so
+  that a job that fits a domain is placed in one.
+
+(SchedMD slurm 24.11, src/plugins/topology/block/block_record.c and tree/switch_record.c.)
 """
 
 from __future__ import annotations
@@ -16,7 +31,7 @@ from dataclasses import dataclass
 
 from bringup.catalog import Role, load_catalog
 from bringup.plan.fabric import Endpoint, FabricPlan
-from bringup.plan.model import Node
+from bringup.plan.model import Node, NvlinkDomain
 from bringup.plan.plan import Plan
 from bringup.plan.tree import Tree
 
@@ -31,6 +46,9 @@ TREE_ROLES = (Role.COMPUTE, Role.INBAND, Role.STORAGE)
 # when no switch reaches every node (topology.conf(5); SchedMD slurm,
 # src/plugins/topology/tree/switch_record.c). Being the highest level, it is used last.
 ROOT_SWITCH = "root"
+
+# BlockSizes values are the base size times 2**k with k <= 15 (block_record.c: larger is fatal).
+MAX_BLOCK_LEVEL = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,49 +87,92 @@ class SlurmTopology:
 _TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$")
 
 
+@dataclass(slots=True)
+class _Run:
+    """Consecutive numbers after one prefix, written `width` digits wide (Slurm pads a range to
+    the width of its first number: ``n[9-10]`` is n9,n10 and ``n[09-10]`` is n09,n10)."""
+
+    prefix: str
+    width: int
+    first: int
+    last: int
+
+    def takes(self, prefix: str, digits: str) -> bool:
+        """Whether ``prefix + digits`` is the number after this run's last, as it writes it."""
+        number = int(digits)
+        return (
+            prefix == self.prefix
+            and number == self.last + 1
+            and f"{number:0{self.width}d}" == digits
+        )
+
+    def text(self) -> str:
+        """``01-18``, or ``07`` for a run of one."""
+        first = f"{self.first:0{self.width}d}"
+        return first if self.first == self.last else f"{first}-{self.last:0{self.width}d}"
+
+
 def hostlist(names: tuple[str, ...] | list[str]) -> str:
-    """Compress names into Slurm hostlist syntax: ``a-n[1-4],b-t[01-18]``."""
-    runs: list[tuple[str, int, int, int]] = []  # prefix, width, first, last
-    plain: list[str] = []
+    """Compress names into Slurm hostlist syntax, in their order: ``a-n[1-4],b-t[01-18]``.
+
+    Slurm expands the result back to exactly `names`, in the same order (it pairs NodeName and
+    NodeAddr lists by position), so only neighbours are merged.
+
+    >>> hostlist(["a-n1", "a-n2", "a-n3", "a-n5", "b-t01", "b-t02", "c", "a-n7"])
+    'a-n[1-3,5],b-t[01-02],c,a-n7'
+    """
+    runs: list[_Run | str] = []  # a name without a trailing number stays as it is
     for name in names:
         match = _TRAILING_NUMBER.match(name)
         if not match:
-            plain.append(name)
-            continue
-        prefix, digits = match[1], match[2]
-        number, width = int(digits), len(digits)
-        if runs and runs[-1][0] == prefix and runs[-1][1] == width and runs[-1][3] == number - 1:
-            runs[-1] = (prefix, width, runs[-1][2], number)
+            runs.append(name)
+        elif runs and isinstance(runs[-1], _Run) and runs[-1].takes(match[1], match[2]):
+            runs[-1].last += 1
         else:
-            runs.append((prefix, width, number, number))
-    merged: dict[str, list[str]] = defaultdict(list)
-    order: list[str] = []
-    for prefix, width, first, last in runs:
-        if prefix not in merged:
-            order.append(prefix)
-        text = f"{first:0{width}d}" if first == last else f"{first:0{width}d}-{last:0{width}d}"
-        merged[prefix].append(text)
-    parts = []
-    for prefix in order:
-        ranges = merged[prefix]
-        single = len(ranges) == 1 and "-" not in ranges[0]
-        parts.append(f"{prefix}{ranges[0]}" if single else f"{prefix}[{','.join(ranges)}]")
-    return ",".join(parts + plain)
+            number = int(match[2])
+            runs.append(_Run(match[1], len(match[2]), number, number))
+    parts: list[str] = []
+    bracket: list[_Run] = []  # neighbouring runs of one prefix share a bracket
+    for run in [*runs, ""]:
+        if bracket and not (isinstance(run, _Run) and run.prefix == bracket[0].prefix):
+            texts = [r.text() for r in bracket]
+            single = len(texts) == 1 and bracket[0].first == bracket[0].last
+            ranges = texts[0] if single else f"[{','.join(texts)}]"
+            parts.append(f"{bracket[0].prefix}{ranges}")
+            bracket = []
+        if isinstance(run, _Run):
+            bracket.append(run)
+        elif run:
+            parts.append(run)
+    return ",".join(parts)
 
 
 def slurm_topology(plan: Plan) -> SlurmTopology:
-    """Block topology for all-NVL72 clusters, tree topology otherwise."""
-    catalog = load_catalog()
-    gpu_nodes = [n for n in plan.nodes if catalog.sku(n.sku).gpus_per_unit]
-    rack_scale = bool(gpu_nodes) and all(
-        (sku := catalog.sku(n.sku).nvlink) is not None and sku.scope == "rack" for n in gpu_nodes
-    )
-    if rack_scale:
-        blocks = [d for d in plan.domains if len(d.nodes) > 1]
-        lines = tuple(TopologyLine("BlockName", d.name, nodes=d.nodes) for d in blocks)
-        sizes = tuple(sorted({len(d.nodes) for d in blocks}))
-        return SlurmTopology("topology/block", lines, sizes)
+    """Block topology when every node sits in a rack-scale NVLink domain, tree otherwise."""
+    if plan.nodes and all(_in_rack_domain(n) for n in plan.nodes):
+        return _blocks(plan)
     return SlurmTopology("topology/tree", _tree(plan))
+
+
+def _in_rack_domain(node: Node) -> bool:
+    nvlink = load_catalog().sku(node.sku).nvlink
+    return node.nvlink_domain is not None and nvlink is not None and nvlink.scope == "rack"
+
+
+def _blocks(plan: Plan) -> SlurmTopology:
+    """One block per NVLink domain, neighbours on consecutive lines; BlockSizes to match."""
+
+    def place(domain: NvlinkDomain) -> tuple[str, int, tuple[int, int, int, int], str]:
+        first = plan.node(domain.nodes[0])
+        fabric = tree_fabric(plan, first)
+        return (fabric.name if fabric else "", first.su, first.sort_key, domain.name)
+
+    names = {n.nvlink_domain for n in plan.nodes if n.nvlink_domain is not None}
+    domains = sorted((plan.domain_by_name[d] for d in names), key=place)
+    lines = tuple(TopologyLine("BlockName", d.name, nodes=d.nodes) for d in domains)
+    base = min(len(d.nodes) for d in domains)
+    levels = min(len(domains).bit_length() - 1, MAX_BLOCK_LEVEL)
+    return SlurmTopology("topology/block", lines, tuple(base << k for k in range(levels + 1)))
 
 
 def tree_fabric(plan: Plan, node: Node) -> FabricPlan | None:
@@ -139,7 +200,7 @@ def _tree(plan: Plan) -> tuple[TopologyLine, ...]:
     tops: list[str] = []
     for fp in plan.fabrics:
         if placed[fp.name]:
-            fabric_lines = _fabric_tree(fp, placed[fp.name])
+            fabric_lines = _fabric_tree(plan, fp, placed[fp.name])
             lines += fabric_lines
             tops.append(fabric_lines[-1].name)
     if len(tops) > 1:
@@ -147,7 +208,7 @@ def _tree(plan: Plan) -> tuple[TopologyLine, ...]:
     return tuple(lines)
 
 
-def _fabric_tree(fp: FabricPlan, placed: list[Endpoint]) -> list[TopologyLine]:
+def _fabric_tree(plan: Plan, fp: FabricPlan, placed: list[Endpoint]) -> list[TopologyLine]:
     """Leaf groups of the `placed` endpoints of `fp`, then the switches above them, top last."""
     tree = fp.tree
     assert tree is not None
@@ -157,7 +218,9 @@ def _fabric_tree(fp: FabricPlan, placed: list[Endpoint]) -> list[TopologyLine]:
         name = f"{fp.name}-{leaf_group(tree, e)}"
         groups[name].append(e.name)
         su_of[name] = e.su
-    lines = [TopologyLine("SwitchName", name, nodes=tuple(nodes)) for name, nodes in groups.items()]
+    lines: list[TopologyLine] = []
+    for name, nodes in groups.items():
+        lines += _leaf_group(plan, name, nodes)
     if tree.tiers == 2:
         lines.append(TopologyLine("SwitchName", f"{fp.name}-spines", switches=tuple(groups)))
         return lines
@@ -169,6 +232,34 @@ def _fabric_tree(fp: FabricPlan, placed: list[Endpoint]) -> list[TopologyLine]:
         lines.append(TopologyLine("SwitchName", name, switches=tuple(pods[p])))
     lines.append(TopologyLine("SwitchName", f"{fp.name}-core", switches=tuple(pod_names)))
     return lines
+
+
+def _leaf_group(plan: Plan, name: str, nodes: list[str]) -> list[TopologyLine]:
+    """The switch of one leaf group over its nodes; when some of them are trays of rack-scale
+    NVLink domains, a switch per domain (and ``<name>-nodes`` for the others) in between: a
+    switch has either nodes or switches under it, never both (switch_record.c)."""
+    domains: dict[str, list[str]] = defaultdict(list)
+    others: list[str] = []
+    for node in nodes:
+        planned = plan.node(node)
+        domain = planned.nvlink_domain if _in_rack_domain(planned) else None
+        if domain is None:
+            others.append(node)
+        else:
+            domains[domain].append(node)
+    if not domains:
+        return [TopologyLine("SwitchName", name, nodes=tuple(nodes))]
+    lines = []
+    for domain, trays in domains.items():
+        whole = len(trays) == len(plan.domain_by_name[domain].nodes)
+        # a domain split over two leaf groups (its trays cabled to two leaves) gets one
+        # switch in each, named after both
+        switch = domain if whole else f"{name}-{domain}"
+        lines.append(TopologyLine("SwitchName", switch, nodes=tuple(trays)))
+    if others:
+        lines.append(TopologyLine("SwitchName", f"{name}-nodes", nodes=tuple(others)))
+    children = tuple(line.name for line in lines)
+    return [*lines, TopologyLine("SwitchName", name, switches=children)]
 
 
 def kubernetes_labels(plan: Plan, node: Node) -> dict[str, str]:

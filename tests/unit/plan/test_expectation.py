@@ -191,7 +191,7 @@ def test_slurm_block_topology_for_nvl72_and_tree_for_hgx() -> None:
     block = slurm_topology(_stack("gb200-su"))
     assert block.plugin == "topology/block"
     assert len(block.lines) == 8
-    assert block.block_sizes == (18,)
+    assert block.block_sizes == (18, 36, 72, 144)  # 8 racks: blocks of 1, 2, 4 and 8 racks
     assert "BlockName=nvl1-h1-r01-k01-nvl1 Nodes=nvl1-h1-r01-k01-t[01-18]" in block.render()
     tree = slurm_topology(_stack("h100-4su")).render()
     assert (
