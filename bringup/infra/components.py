@@ -38,6 +38,7 @@ CLUSTER_FILES = {
     "cabling": ("cabling.csv",),
     "topology": ("topology.conf",),
     "bom": ("bom.json",),
+    "slurm": ("slurm/",),  # a Slurm cluster's configuration; none for Kubernetes
 }
 
 
@@ -263,12 +264,13 @@ class Cluster(pulumi.ComponentResource):
             role: RenderedFiles(
                 f"{name}-{role}",
                 stack.inventory_dir,
-                {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)},
+                files,
                 identity=stack.name,
                 stack=stack,
                 opts=child,
             )
             for role, prefixes in CLUSTER_FILES.items()
+            if (files := {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)})
         }
         provision_all = args.provision or args.admit is not None
         roles = stack.workspace.digest("roles", "playbooks") if provision_all else ""

@@ -88,10 +88,10 @@ def test_tree_of_the_lab_stack(mocks: Recorder) -> None:
     assert all(types[f"{n}-host-vars"] == FILES for n in racks)
     assert types["lab-shared"] == "bringup:index:StorageSystem"
     assert types["lab-lab-h1-r01-k02-nvl1"] == "bringup:index:NVLinkDomain"
-    for role in ("hosts", "group-vars", "cabling", "topology", "bom"):
+    for role in ("hosts", "group-vars", "cabling", "topology", "bom", "slurm"):
         assert types[f"lab-{role}"] == FILES
     # exactly these resources: no per-node, per-GPU or per-cable resource
-    expected = 1 + len(planes) + 2 * len(racks) + 1 + 1 + 5
+    expected = 1 + len(planes) + 2 * len(racks) + 1 + 1 + 6
     assert len(by_name) == expected
     parents = mocks.monitor.parents
     assert parents["lab"] == "bringup-lab"  # the stack resource
@@ -99,6 +99,13 @@ def test_tree_of_the_lab_stack(mocks: Recorder) -> None:
     assert parents["lab-lab-h1-r01-k02-nvl1"] == "lab-lab-h1-r01-k02"
     assert all(parents[f"{n}-host-vars"] == n for n in racks)
     assert all(parents[f"lab-{role}"] == "lab" for role in ("hosts", "cabling", "bom"))
+
+
+def test_a_kubernetes_cluster_has_no_slurm_files(mocks: Recorder) -> None:
+    _deploy(make_plan(load_cluster(STACKS / "Pulumi.mixed.yaml")))
+    names = {r.name for r in mocks.registered if r.typ == FILES}
+    assert {"lab-hosts", "lab-topology"} <= names
+    assert "lab-slurm" not in names
 
 
 def test_rendered_files_carry_hashes_of_the_rendered_text(mocks: Recorder) -> None:

@@ -28,7 +28,7 @@ from bringup.workspace import Workspace
 pytestmark = pytest.mark.engine
 
 LAB = Path(__file__).resolve().parents[3] / "stacks" / "Pulumi.lab.yaml"
-ALL_HOST_FILES = {"lab-hosts", "lab-cabling", "lab-topology", "lab-bom"}
+ALL_HOST_FILES = {"lab-hosts", "lab-cabling", "lab-topology", "lab-bom", "lab-slurm"}
 
 
 def _lab(**changes: Any) -> dict[str, Any]:
@@ -144,8 +144,9 @@ def test_changing_a_racks_sku_replaces_only_that_rack(engine: Engine) -> None:
     assert _ops(outcome.steps, "replace") == {"lab-lab-h1-r01-k01-host-vars"}
     assert _ops(outcome.steps, "create") | _ops(outcome.steps, "delete") == set()
     # H200 nodes keep the H100's names, ports and cables: only the SKU groups, the group_vars
-    # of the new SKU and the bill of materials change
-    assert _ops(outcome.steps, "update") == {"lab-hosts", "lab-group-vars", "lab-bom"}
+    # of the new SKU, the bill of materials and the Slurm configuration (the nodes' Feature
+    # and partitions name their SKU) change
+    assert _ops(outcome.steps, "update") == {"lab-hosts", "lab-group-vars", "lab-bom", "lab-slurm"}
     assert _files_on_disk(engine.workspace.root) == _rendered(changed)
 
 
