@@ -6,11 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= lab
 
-.PHONY: all setup engine system run test lint benchmark clean
+.PHONY: all setup engine slurm system run test lint benchmark clean
 
 all: run
 
-setup: $(VENV)/.installed engine system
+setup: $(VENV)/.installed engine slurm system
 
 # Debian packages for the lab and the tests (sshd, iproute2, dpkg-dev, fio, PostgreSQL),
 # installed when missing.
@@ -25,6 +25,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # The Pulumi engine, built from the Go module proxy unless a pulumi is on PATH.
 engine: $(VENV)/.installed
 	scripts/build-pulumi
+
+# Slurm 24.11 (topology/block with BlockSizes), built from Debian's source into .tools/slurm
+# unless it is there: about 15 minutes the first time. The lab's nodes and the tests marked
+# slurm run it.
+slurm:
+	scripts/build-slurm
 
 # The main job on the embedded lab (as root): plan, a fresh lab, then through the engine
 # render, provision, burn in, validate and admit each rack; the admission table ends the output.
