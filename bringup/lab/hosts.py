@@ -27,6 +27,8 @@ from bringup.lab.profile import PROFILE_PATH
 from bringup.lab.system import LabError, alive, in_node, ip, kill, netns_pids, run
 
 REPO_MOUNT = "/srv/bringup-lab/repo"
+GPU_DEVICES = "/run/bringup-lab/dev"
+"""Where a node's GPU device nodes are: its /dev is the host's, its /run its own."""
 SSHD_CONFIG = "etc/ssh/sshd_bringup_config"
 SSHD_PID = "run/sshd.pid"
 ANCHOR_TIMEOUT = 30.0
@@ -46,7 +48,12 @@ mount -t sysfs sysfs "$R/sys"
 mount --rbind /dev "$R/dev"
 mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
-mkdir -p "$R/run/sshd" "$R$REPO_MOUNT"
+mkdir -p "$R/run/sshd" "$R$REPO_MOUNT" "$R$GPU_DEVICES"
+i=0
+while [ "$i" -lt "$GPUS" ]; do
+  mknod -m 666 "$R$GPU_DEVICES/nvidia$i" c 195 "$i"
+  i=$((i + 1))
+done
 mount --bind "$REPO" "$R$REPO_MOUNT"
 mount -o remount,bind,ro "$R$REPO_MOUNT"
 echo $$ > "$DIR/anchor.pid"
@@ -164,8 +171,12 @@ def create_netns(node: LabNode) -> None:
         ip("-n", node.netns, "link", "set", nic.netdev, "up")
 
 
-def boot(lab: Path, repo: Path, node: LabNode, log: Path) -> int:
-    """Start the node's anchor process and sshd; returns the anchor's pid once sshd listens."""
+def boot(lab: Path, repo: Path, node: LabNode, log: Path, gpus: int = 0) -> int:
+    """Start the node's anchor process and sshd; returns the anchor's pid once sshd listens.
+
+    The node's `gpus` get device nodes (major 195, as the driver makes them) in its /run, where
+    the lab's gres.conf points Slurm.
+    """
     base = node_dir(lab, node.name)
     pidfile = base / "anchor.pid"
     pidfile.unlink(missing_ok=True)
@@ -174,6 +185,8 @@ def boot(lab: Path, repo: Path, node: LabNode, log: Path) -> int:
         "DIR": str(base),
         "REPO": str(repo),
         "REPO_MOUNT": REPO_MOUNT,
+        "GPU_DEVICES": GPU_DEVICES,
+        "GPUS": str(gpus),
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
     with log.open("ab") as out:

@@ -12,6 +12,7 @@ of the cables. Nothing else in bringup knows where the lab keeps them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -19,13 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
-from bringup.access import Access
+from pydantic import JsonValue
+
+from bringup.access import Access, SchedulerAccess
 from bringup.lab import hosts
 from bringup.lab.extra_vars import lab_extra_vars
 from bringup.lab.faults import Options, heal, inject
 from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, LabNode, lab_layout
-from bringup.lab.packages import build_repository
+from bringup.lab.packages import MUNGE_LAB, MUNGE_LAB_PACKAGE, build_repository
 from bringup.lab.profile import node_profile
+from bringup.lab.slurm import LabSlurm
 from bringup.lab.state import LabState, NodeRecord, NodeStatus, down_state
 from bringup.lab.system import LabError, alive, ip, kill, links, netns_list, netns_pids, run
 from bringup.plan import Plan
@@ -57,9 +61,31 @@ class Lab:
             private_key=self.key.absolute(),
             known_hosts=self.known_hosts.absolute(),
             ssh_config=self.ssh_config.absolute(),
-            extra_vars=lab_extra_vars(),
+            extra_vars=lab_extra_vars() | self._slurm_vars(),
             far_end="lab",
+            scheduler=self._scheduler(),
         )
+
+    def _scheduler(self) -> SchedulerAccess:
+        """The lab's Slurm controller, while one runs (a Slurm stack's lab that is up)."""
+        try:
+            running = "slurm" in self.state()
+        except LabError:
+            running = False
+        if not running:
+            return SchedulerAccess()
+        return SchedulerAccess.slurm(self.slurm.conf.absolute(), self.workspace.slurm)
+
+    def _slurm_vars(self) -> dict[str, JsonValue]:
+        """The slurm_node role's lab overrides: the lab's configuration and MUNGE key (as files
+        on this host; the key never becomes a variable's value)."""
+        slurm = self.slurm
+        return {
+            "slurm_node_config_dir": str(slurm.dir.absolute()),
+            "slurm_node_munge_key_file": str(slurm.munge_key.absolute()),
+            "slurm_node_munge_package": MUNGE_LAB_PACKAGE,
+            "slurm_node_munge_service": MUNGE_LAB.service,
+        }
 
     @property
     def key(self) -> Path:
@@ -99,6 +125,11 @@ class Lab:
         """The local apt repository."""
         return self.dir / "repo"
 
+    @property
+    def slurm(self) -> LabSlurm:
+        """The lab's Slurm controller and its files (``.lab/<stack>/slurm``)."""
+        return LabSlurm(self.dir / "slurm", self.workspace.slurm)
+
     def state(self) -> LabState:
         """What `up` recorded; no nodes when the lab is not up."""
         path = self.dir / "state.json"
@@ -128,9 +159,15 @@ class Lab:
                 f"a lab is already up ({len(others)} namespaces); run `bringup lab down` first"
             )
         layout = lab_layout(plan, nodes)
+        runs_slurm = plan.cluster.scheduler.kind == "slurm"
+        if runs_slurm and not self.workspace.slurm.built():
+            raise LabError(
+                f"stack {self.stack!r} runs Slurm, which is not built: run scripts/build-slurm "
+                "(`make setup` does)"
+            )
         self.dir.mkdir(parents=True, exist_ok=True)
         public = self._keypair()
-        build_repository(self.repo)
+        build_repository(self.repo, self.workspace.slurm if runs_slurm else None)
         for bridge in layout.bridges:
             ip("link", "add", bridge, "type", "bridge")
             ip("link", "set", bridge, "up")
@@ -144,7 +181,9 @@ class Lab:
             profile = node_profile(plan, by_name[node.name])
             host_key = hosts.prepare_root(self.dir, node, layout, profile, public)
             hosts.create_netns(node)
-            anchor = hosts.boot(self.dir, self.repo, node, self.dir / "lab.log")
+            anchor = hosts.boot(
+                self.dir, self.repo, node, self.dir / "lab.log", gpus=len(profile["gpus"])
+            )
             host_keys.append(f"{node.name},{node.management.ip} ssh-ed25519 {host_key}\n")
             records.append(_record(node, anchor))
         self.known_hosts.write_text("".join(host_keys))
@@ -158,6 +197,10 @@ class Lab:
             "seconds": round(time.monotonic() - started, 2),
         }
         self._save(state)
+        if runs_slurm:
+            site = self.slurm.configure(plan, layout)
+            state["slurm"] = self.slurm.start(site)
+            self._save(state)
         return state
 
     def _keypair(self) -> str:
@@ -184,7 +227,10 @@ class Lab:
 
         Returns the namespaces and links it removed.
         """
-        removed = []
+        recorded: dict[str, int] = {}
+        with contextlib.suppress(LabError):  # unreadable: the daemons are found by command line
+            recorded = dict(self.state().get("slurm", {}))
+        removed = [f"slurm:{pid}" for pid in self.slurm.stop(recorded)]
         for ns in netns_list():
             if not ns.startswith(NETNS_PREFIX):
                 continue

@@ -9,7 +9,7 @@ TypedDicts: the records are the JSON on disk, read and written as they are; the 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class NicRecord(TypedDict):
@@ -54,6 +54,8 @@ class LabState(TypedDict):
     faults: list[FaultRecord]
     seconds: float
     """How long `up` took to start the nodes."""
+    slurm: NotRequired[dict[str, int]]
+    """The pids of the lab's munged and slurmctld on the host (a Slurm stack's lab)."""
 
 
 class NodeStatus(TypedDict):

@@ -40,7 +40,8 @@ ALLOWED: dict[str, set[str]] = {
     "health": {"admit", "scheduler", "provision", "validation", "workspace", "access", *CORE},
     "infra": {"provision", "admit", "scheduler", "validation", "workspace", "access", *CORE},
     "report": {"admit", "scheduler", *CORE},
-    "lab": {"workspace", "access", "plan", "parsers", "catalog", "spec", "declaration"},
+    # the lab renders its own Slurm configuration (its controller, its paths) for its nodes
+    "lab": {"workspace", "access", "plan", "render", "parsers", "catalog", "spec", "declaration"},
 }
 
 
