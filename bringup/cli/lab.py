@@ -1,4 +1,5 @@
-"""`bringup lab up | down | status | fault | faults | heal`: the embedded lab (needs root)."""
+"""`bringup lab up | down | status | fault | faults | heal | slurm`: the embedded lab (needs
+root)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bringup.cli.tables import lab_table
 from bringup.errors import BringupError
 from bringup.lab.faults import FAULTS, Options
 from bringup.lab.lab import Lab
+from bringup.render.slurm import GPU_PARTITION
 
 app = typer.Typer(
     help="The embedded lab: emulated GPU nodes on this host (needs root).", no_args_is_help=True
@@ -94,3 +96,32 @@ def lab_heal(
     """Undo injected faults."""
     healed = _lab(stack).heal(node)
     console().print(f"healed: {', '.join(healed) or 'nothing to heal'}")
+
+
+@app.command("slurm")
+def lab_slurm(
+    stack: StackOption = "lab",
+    job: Annotated[
+        bool, typer.Option("--job/--no-job", help="Run a two-node `srun hostname`.")
+    ] = True,
+) -> None:
+    """The lab's Slurm as its controller sees it (sinfo), then a two-node job on idle nodes.
+
+    The client tools work from this host too:
+    ``SLURM_CONF=.lab/<stack>/slurm/slurm.conf .tools/slurm/bin/sinfo``.
+    """
+    slurm = _lab(stack).slurm
+    if not slurm.conf.exists():
+        raise BringupError(f"lab {stack}: no Slurm controller (is the lab up, and a Slurm stack?)")
+    screen = console()
+    screen.print(f"SLURM_CONF={slurm.conf}", soft_wrap=True)
+    screen.print(slurm.tool("sinfo").stdout.rstrip(), soft_wrap=True, markup=False)
+    if not job:
+        return
+    idle = slurm.tool("sinfo", "-h", "-N", "-t", "idle", "-p", GPU_PARTITION, "-o", "%N")
+    nodes = sorted(set(idle.stdout.split()))[:2]
+    if len(nodes) < 2:
+        raise BringupError(f"lab {stack}: {len(nodes)} idle GPU node(s); a two-node job needs 2")
+    ran = slurm.tool("srun", "-N2", "-w", ",".join(nodes), "--time=5", "hostname")
+    screen.print(f"srun -N2 -w {','.join(nodes)} hostname:", soft_wrap=True)
+    screen.print(ran.stdout.rstrip(), soft_wrap=True, markup=False)
