@@ -125,6 +125,10 @@ class Access(Wire):
     """The far-end adapter, a name of FAR_ENDS."""
     scheduler: SchedulerAccess = SchedulerAccess()
     """The scheduler admission holds and releases nodes in."""
+    node_python: list[str] = Field(default_factory=list)
+    """The command that runs bringup's Python on a node, for the jobs of fleet-scale admission
+    (``<command> -m bringup.admit.on_node``); empty: this controller's interpreter, at the same
+    path on the nodes (a site installs bringup there, or shares it)."""
 
     def ansible_env(self) -> dict[str, str]:
         """Ansible's environment for these settings: strict host-key checking, always."""

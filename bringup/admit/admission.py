@@ -24,11 +24,12 @@ never written twice (the ledger refuses a second one for the same run and node).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import Field, JsonValue
 
@@ -54,7 +55,7 @@ from bringup.scheduler.adapter import (
     bringup_reason,
 )
 from bringup.validation.checks import Check
-from bringup.validation.report import Finding, HostReport
+from bringup.validation.report import Finding, HostReport, read_report
 from bringup.wire import Wire
 from bringup.workspace import REPOSITORY
 
@@ -78,6 +79,9 @@ class AdmissionRequest(Wire):
     dcgm_level: int = 1
     burn_in: bool = True
     batch: int = 64
+    via: Literal["ssh", "scheduler"] = "ssh"
+    """How the nodes' burn-in and suite run: from this controller over SSH, or as the
+    scheduler's jobs on the nodes themselves (fleet scale; `bringup.admit.on_node`)."""
     access: Access = Access()
     repository: Path = REPOSITORY
     """Where playbooks/ and tests/validation are."""
@@ -88,6 +92,7 @@ class AdmissionRequest(Wire):
             "policy": str(self.policy),
             "dcgm_level": self.dcgm_level,
             "burn_in": self.burn_in,
+            "via": self.via,
         }
 
 
@@ -211,41 +216,64 @@ def admit(
         # a node this run left mid-validation keeps its burn-in outputs; any other is burnt in
         to_burn = [h for h in batch if not _validating_in(ledger, stack, h, run.id)]
         verdicts: dict[str, NodeVerdict] = {}
-        if request.burn_in and to_burn:
-            for host in to_burn:
+        if request.via == "scheduler":
+            for host in to_burn if request.burn_in else ():
                 if _state(ledger, stack, host) is None:
                     ledger.record_state(stack, host, "provisioned", run_id=run.id)
                 ledger.record_state(stack, host, "burn-in", run_id=run.id)
             if on_phase:
-                on_phase("burn-in", to_burn)
-            verdicts |= _burn_in(request, to_burn, burn_in_dir)
-        to_validate = [h for h in batch if h not in verdicts]
-        for host in to_validate:
-            if _validating_in(ledger, stack, host, run.id):
-                continue
-            state = _state(ledger, stack, host)
-            if state is None:
-                ledger.record_state(stack, host, "provisioned", run_id=run.id)
-            ledger.record_state(stack, host, ledger.validating_state(stack, host), run_id=run.id)
-        if to_validate:
-            if on_phase:
-                on_phase("validate", to_validate)
-            reports = suite(
-                request.inventory,
-                to_validate,
-                suite=request.repository / "tests" / "validation",
-                report=work / "reports" / f"{run.id}-{start}.json",
-                junit=work / "reports" / f"{run.id}-{start}.xml",
-                burn_in_dir=burn_in_dir if request.burn_in else None,
-                ssh_config=request.access.ssh_config,
-                extra_args=[f"--bringup-diag-level={request.dcgm_level}"],
-            )
-            for host in to_validate:
-                report = reports.get(host)
-                verdict = judge_node(host, report)
+                on_phase("burn-in and validate on the nodes", batch)
+            early, reports = _on_nodes(request, run.id, start, batch, to_burn)
+            verdicts |= early
+            for host in reports:
+                if not _validating_in(ledger, stack, host, run.id):
+                    if _state(ledger, stack, host) is None:
+                        ledger.record_state(stack, host, "provisioned", run_id=run.id)
+                    ledger.record_state(
+                        stack, host, ledger.validating_state(stack, host), run_id=run.id
+                    )
+                verdict = judge_node(host, reports[host])
                 verdicts[host] = attribute(
-                    verdict, report, domain=domain_of.get(host), far_end=far_end
+                    verdict, reports[host], domain=domain_of.get(host), far_end=far_end
                 )
+        else:
+            if request.burn_in and to_burn:
+                for host in to_burn:
+                    if _state(ledger, stack, host) is None:
+                        ledger.record_state(stack, host, "provisioned", run_id=run.id)
+                    ledger.record_state(stack, host, "burn-in", run_id=run.id)
+                if on_phase:
+                    on_phase("burn-in", to_burn)
+                verdicts |= _burn_in(request, to_burn, burn_in_dir)
+            to_validate = [h for h in batch if h not in verdicts]
+            for host in to_validate:
+                if _validating_in(ledger, stack, host, run.id):
+                    continue
+                state = _state(ledger, stack, host)
+                if state is None:
+                    ledger.record_state(stack, host, "provisioned", run_id=run.id)
+                ledger.record_state(
+                    stack, host, ledger.validating_state(stack, host), run_id=run.id
+                )
+            if to_validate:
+                if on_phase:
+                    on_phase("validate", to_validate)
+                reports = suite(
+                    request.inventory,
+                    to_validate,
+                    suite=request.repository / "tests" / "validation",
+                    report=work / "reports" / f"{run.id}-{start}.json",
+                    junit=work / "reports" / f"{run.id}-{start}.xml",
+                    burn_in_dir=burn_in_dir if request.burn_in else None,
+                    ssh_config=request.access.ssh_config,
+                    extra_args=[f"--bringup-diag-level={request.dcgm_level}"],
+                )
+                for host in to_validate:
+                    report = reports.get(host)
+                    verdict = judge_node(host, report)
+                    verdicts[host] = attribute(
+                        verdict, report, domain=domain_of.get(host), far_end=far_end
+                    )
         prior = {n.node: n.state for n in ledger.status(stack) if n.node not in verdicts}
         verdicts, judged_domains = judge_domains(request.domains, verdicts, prior, request.policy)
         for host in sorted(verdicts):
@@ -456,6 +484,73 @@ def _burn_in(request: AdmissionRequest, hosts: Sequence[str], out: Path) -> dict
             )
             verdicts[host] = NodeVerdict(host, "quarantined", (finding,), "burn-in failed")
     return verdicts
+
+
+def _on_nodes(
+    request: AdmissionRequest, run_id: str, start: int, batch: Sequence[str], to_burn: Sequence[str]
+) -> tuple[dict[str, NodeVerdict], dict[str, HostReport]]:
+    """Burn in (the nodes of `to_burn`) and validate `batch` as the scheduler's jobs on the
+    nodes: verdicts for the nodes that could not be, and the suite's report of the others."""
+    from bringup.admit.on_node import MARKER
+    from bringup.scheduler.jobs import runner_for
+
+    runner = runner_for(request.access.scheduler)
+    reports_dir = request.work / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    burn = set(to_burn) if request.burn_in else set()
+    verdicts: dict[str, NodeVerdict] = {}
+    reports: dict[str, HostReport] = {}
+    groups = [[h for h in batch if h in burn], [h for h in batch if h not in burn]]
+    for group, burn_in in zip(groups, (True, False), strict=True):
+        if not group:
+            continue
+        argv = [
+            *(request.access.node_python or [sys.executable]), "-m", "bringup.admit.on_node",
+            f"--inventory={request.inventory}", f"--repository={request.repository}",
+            f"--work={request.work / 'on-node' / run_id}", f"--level={request.dcgm_level}",
+            f"--extra-vars={json.dumps(request.access.extra_vars)}",
+            *(["--burn-in"] if burn_in else []),
+        ]  # fmt: skip
+        runs = runner.run_on(
+            group,
+            argv,
+            label=f"bringup-{run_id}",
+            marker=MARKER,
+            hold=bringup_reason("validation pending", run_id),
+        )
+        for host in group:
+            if host not in runs.outputs:
+                why = runs.missing.get(host, "printed no report")
+                finding = Finding(
+                    f"node:{host}", Check.NODE_REACHABLE, why, "the scheduler runs its job"
+                )
+                verdicts[host] = NodeVerdict(host, "unreachable", (finding,), why)
+                continue
+            line = json.loads(runs.outputs[host])
+            burnt = line.get("burn_in") or {}
+            if not burnt.get("ok", True):
+                finding = Finding(
+                    f"node:{host}",
+                    Check.BURN_IN_PLAYBOOK,
+                    f"burn-in failed on the node: {burnt.get('message', '')}",
+                    "burn-in completes",
+                )
+                verdicts[host] = NodeVerdict(host, "quarantined", (finding,), "burn-in failed")
+                continue
+            document = line.get("report") or {}
+            if "error" in document:
+                finding = Finding(
+                    f"node:{host}", Check.NODE_REACHABLE, document["error"], "a suite report"
+                )
+                verdicts[host] = NodeVerdict(host, "unreachable", (finding,), document["error"])
+                continue
+            path = reports_dir / f"{run_id}-{start}-{host}.json"
+            path.write_text(json.dumps(document), encoding="utf-8")
+            found = read_report(path)
+            reports[host] = found.get(host) or HostReport(
+                host, unreachable=True, message="the node's report names another host"
+            )
+    return verdicts, reports
 
 
 def _reason(findings: Sequence[Finding]) -> str:

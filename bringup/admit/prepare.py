@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Literal
 
 from bringup.access import Access
 from bringup.admit.admission import AdmissionRequest
@@ -56,6 +57,7 @@ def admission_request(
     dcgm_level: int,
     burn_in: bool,
     batch: int,
+    via: Literal["ssh", "scheduler"] = "ssh",
 ) -> AdmissionRequest:
     """Render the inventory and build the request for `limit` (every node when None)."""
     names = [n.name for n in plan.nodes]
@@ -75,6 +77,7 @@ def admission_request(
         dcgm_level=dcgm_level,
         burn_in=burn_in,
         batch=batch,
+        via=via,
         access=access,
         repository=stack.workspace.repository,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,13 @@ from bringup.cli.common import (
 from bringup.cli.plan import Format
 from bringup.cli.tables import admission_table, domain_table, status_table
 from bringup.errors import BringupError
+
+
+class Via(StrEnum):
+    """Where admission's burn-in and suite run from."""
+
+    SSH = "ssh"
+    SCHEDULER = "scheduler"
 
 
 def domain_policy(value: str) -> DomainPolicy:
@@ -45,6 +53,13 @@ def admit_command(
         bool, typer.Option("--burn-in/--no-burn-in", help="Burn in before validating.")
     ] = True,
     batch: Annotated[int, typer.Option(min=1, help="Nodes per burn-in and suite batch.")] = 64,
+    via: Annotated[
+        Via,
+        typer.Option(
+            help="ssh: burn in and validate from this controller over SSH; scheduler: as "
+            "Slurm jobs on the nodes themselves, in a reservation of bringup's (fleet scale)."
+        ),
+    ] = Via.SSH,
     stacks_dir: StacksDirOption = Path("stacks"),
 ) -> None:
     """Burn in, validate and judge nodes: admitted, quarantined (with findings) or unreachable;
@@ -67,6 +82,7 @@ def admit_command(
         dcgm_level=level,
         burn_in=burn_in,
         batch=batch,
+        via=via.value,
     )
     screen = console()
     with ledger(ws) as opened:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,16 @@ class Lab:
             extra_vars=lab_extra_vars() | self._slurm_vars(),
             far_end="lab",
             scheduler=self._scheduler(),
+            node_python=self._node_python(),
         )
+
+    def _node_python(self) -> list[str]:
+        """bringup's Python as a lab node runs it: the node's own python3 with this checkout and
+        its environment's packages on the path (the node sees both through its overlay; not the
+        interpreter of the environment, which may live under root's home, hidden from nodes)."""
+        packages = sysconfig.get_paths()["purelib"]
+        path = f"PYTHONPATH={self.workspace.repository}:{packages}"
+        return ["/usr/bin/env", path, "/usr/bin/python3"]
 
     def _scheduler(self) -> SchedulerAccess:
         """The lab's Slurm controller, while one runs (a Slurm stack's lab that is up)."""
