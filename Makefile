@@ -33,12 +33,14 @@ slurm:
 	scripts/build-slurm
 
 # The main job on the embedded lab (as root): plan, a fresh lab, then through the engine
-# render, provision, burn in, validate and admit each rack; the admission table ends the output.
+# render, provision, burn in, validate and admit each rack; then the Slurm view: sinfo of the lab
+# after admission and a two-node `srun hostname` on admitted nodes.
 run: setup
 	$(BIN)/bringup plan $(STACK)
 	$(BIN)/bringup lab down --stack $(STACK)
 	$(BIN)/bringup lab up --stack $(STACK)
 	$(BIN)/bringup up --stack $(STACK) --admit
+	$(BIN)/bringup lab slurm --stack $(STACK)
 
 lint: setup
 	$(BIN)/ruff check .

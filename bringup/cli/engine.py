@@ -21,7 +21,12 @@ from bringup.cli.common import (
     plan_stack,
     workspace,
 )
-from bringup.cli.tables import operations_table, provisioned_table, verdicts_table
+from bringup.cli.tables import (
+    operations_table,
+    provisioned_table,
+    scheduler_errors,
+    verdicts_table,
+)
 from bringup.errors import BringupError
 from bringup.lab import PASSPHRASE as LAB_PASSPHRASE
 from bringup.plan.expectation import management_address
@@ -134,7 +139,10 @@ def run(
         screen.print(provisioned_table(hosts))
     if admission:
         screen.print(verdicts_table(admission))
-        if any(r.get("quarantined") or r.get("unreachable") for r in admission.values()):
+        untold = scheduler_errors(admission)
+        for line in untold:
+            screen.print(line, soft_wrap=True, markup=False)
+        if untold or any(r.get("quarantined") or r.get("unreachable") for r in admission.values()):
             raise typer.Exit(1)
 
 

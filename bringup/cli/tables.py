@@ -112,10 +112,11 @@ def playbook_table(result: ProvisionResult, title: str) -> Table:
 
 
 def verdicts_table(admission: Mapping[str, Mapping[str, Any]]) -> Table:
-    """`up --admit`: per node, from the racks' Admission outputs, the verdict and its first
-    finding."""
+    """`up --admit`: per node, from the racks' Admission outputs, the verdict, what the
+    scheduler made of the node, and its first finding."""
     table = _table(
-        "admission, per node", ("node", "verdict", "component", "check", "observed", "expected")
+        "admission, per node",
+        ("node", "verdict", "scheduler", "component", "check", "observed", "expected"),
     )
     for _, result in sorted(admission.items()):
         rows: list[tuple[str, str, list[Mapping[str, Any]]]] = [
@@ -123,18 +124,40 @@ def verdicts_table(admission: Mapping[str, Mapping[str, Any]]) -> Table:
             *((n, "quarantined", f) for n, f in result.get("quarantined", {}).items()),
             *((n, "unreachable", []) for n in result.get("unreachable", [])),
         ]
+        told = result.get("scheduler", {}).get("nodes", {})
         for node, verdict, findings in sorted(rows):
             first = findings[0] if findings else {}
             _row(
                 table,
                 node,
                 Text(verdict, style=VERDICT_STYLES[verdict]),
+                _told(told.get(node)),
                 first.get("component", ""),
                 first.get("check", ""),
                 first.get("observed", ""),
                 first.get("expected", ""),
             )
     return table
+
+
+def scheduler_errors(admission: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """`up --admit`: why a rack's admission could not tell the scheduler, one line each."""
+    return [
+        f"{rack}: the scheduler was not told: {result['scheduler']['error']}"
+        for rack, result in sorted(admission.items())
+        if (result.get("scheduler") or {}).get("error")
+    ]
+
+
+def _told(outcome: Mapping[str, Any] | None) -> str:
+    if not outcome:
+        return ""
+    if outcome.get("outcome") == "missing":
+        return "not in the scheduler"
+    state, reason = outcome.get("state", ""), outcome.get("reason", "")
+    if outcome.get("outcome") == "kept":
+        return f"kept {state} by operator: {reason}"
+    return f"{state}: {reason}" if reason else state
 
 
 def admission_table(result: AdmissionResult, plan: Plan) -> Table:
