@@ -54,10 +54,11 @@ def validate(
     """The suite against this node's own expectations; the report as JSON data."""
     report = work / "report.json"
     suite = repository / "tests" / "validation"
+    folder = inventory if inventory.is_dir() else inventory.parent  # hosts.yml's folder
     argv = [
         sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:cacheprovider",
         f"--rootdir={repository}", "--hosts=local://",
-        f"--bringup-expected={inventory / 'host_vars' / f'{node}.yml'}",
+        f"--bringup-expected={folder / 'host_vars' / f'{node}.yml'}",
         f"--bringup-report={report}", f"--bringup-diag-level={level}",
     ]  # fmt: skip
     if burnt is not None:
@@ -68,9 +69,17 @@ def validate(
         return {"error": f"the suite wrote no report (exit {done.returncode}): {tail}"}
     hosts = read_report(report)
     # the local backend names the host after the expectation's node; keep only this node
-    mine = {node: hosts[node]} if node in hosts else {}
-    write_report(report, mine)
+    if node not in hosts:
+        said = _first_error(done.stdout + done.stderr)
+        return {"error": f"the suite reported {sorted(hosts) or 'no host'}, not {node}: {said}"}
+    write_report(report, {node: hosts[node]})
     return dict(json.loads(report.read_text(encoding="utf-8")))
+
+
+def _first_error(output: str) -> str:
+    """pytest's first error line ("E   …"), else the end of its output."""
+    errors = [line[1:].strip() for line in output.splitlines() if line.startswith("E ")]
+    return errors[0][:TAIL] if errors else output.strip()[-TAIL:]
 
 
 def main(argv: list[str] | None = None) -> int:
