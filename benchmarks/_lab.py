@@ -41,9 +41,12 @@ class LabRun:
 
 
 @contextmanager
-def fresh_lab(plan: Plan, stack: str, count: int, prefix: str) -> Iterator[LabRun]:
-    """A new lab of `count` nodes in a temporary project; down (and removed) on exit."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+def fresh_lab(
+    plan: Plan, stack: str, count: int, prefix: str, under: str | None = None
+) -> Iterator[LabRun]:
+    """A new lab of `count` nodes in a temporary project (in folder `under`, default the
+    system's temporary folder); down (and removed) on exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=under) as tmp:
         workspace = Workspace(Path(tmp))
         lab = Lab(workspace, stack)
         lab.down()

@@ -138,6 +138,14 @@ def test_an_nvl72_domain_with_one_faulted_tray_follows_its_policy(
         held = result.verdicts[tray(7)].findings[0]
         assert held.component == f"nvlink-domain:{next(iter(DOMAINS))}"
         assert tray(6) in held.evidence
+        # the lab's Slurm drains the healthy tray, naming the domain and the tray at fault
+        shown = site.lab.slurm.tool("sinfo", "-h", "-N", "-n", tray(7), "-o", "%T|%E").stdout
+        state, reason = shown.splitlines()[0].split("|")
+        domain = next(iter(DOMAINS))
+        assert (state, reason) == (
+            "drained",
+            f"bringup: nvlink domain {domain} held: {tray(6)} (run {result.run_id})",
+        )
 
 
 CRASH_HOSTS = [HGX1, HGX2, CPU, tray(1)]
