@@ -56,6 +56,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/lab_scale.py
 	$(BIN)/python benchmarks/provision_scale.py
 	$(BIN)/python benchmarks/admission_scale.py
+	$(BIN)/python benchmarks/admission_modes.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out

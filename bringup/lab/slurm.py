@@ -22,6 +22,7 @@ command lines); `down` of the lab calls it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -207,6 +208,8 @@ class LabSlurm:
         while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         kill(sorted(p for p in pids if alive(p)))
+        with contextlib.suppress(OSError):  # the empty folder `start` made; never a full one
+            PACKAGE_PLUGINS.rmdir()
         return sorted(pids)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bringup.lab.lab import Lab
-from bringup.lab.slurm import MUNGE_SOCKET, _lab_daemons
+from bringup.lab.slurm import MUNGE_SOCKET, PACKAGE_PLUGINS, _lab_daemons
 from bringup.plan import make_plan
 from bringup.provision import ProvisionRequest, ProvisionResult, run_playbook
 from bringup.provision.inventory import write_inventory
@@ -140,5 +140,6 @@ def test_down_leaves_no_slurm_daemon_behind(tmp_path: Path) -> None:
     lab.down()
     assert _lab_daemons() == []
     assert not MUNGE_SOCKET.exists()
+    assert not PACKAGE_PLUGINS.exists()
     done = subprocess.run(["pgrep", "-f", str(lab.slurm.dir)], capture_output=True, check=False)
     assert done.stdout == b""
