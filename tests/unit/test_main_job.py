@@ -87,6 +87,14 @@ def test_the_main_job_passes_the_first_time_on_a_busy_machine(project: Project) 
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert len(_admitted(up.stdout)) == NODES, up.stdout[-3000:]
     assert "Traceback" not in up.stdout + up.stderr
+    # the main job ends with the Slurm view: every admitted node idle, a two-node job on two
+    slurm = project.run("lab", "slurm", "--stack", "lab")
+    assert slurm.returncode == 0, slurm.stdout[-3000:] + slurm.stderr[-3000:]
+    ran = slurm.stdout.split("hostname:", 1)[1].split()
+    assert len(set(ran)) == 2, slurm.stdout[-2000:]
+    assert set(ran) <= _admitted(up.stdout)
+    assert " idle " in slurm.stdout, slurm.stdout[-2000:]
+    assert "drain" not in slurm.stdout, slurm.stdout[-2000:]
 
 
 def test_a_lab_built_anew_is_provisioned_and_judged_again(project: Project) -> None:
