@@ -24,7 +24,7 @@ from pathlib import Path
 from bringup.lab.emulator.hardware import Profile
 from bringup.lab.layout import LabLayout, LabNode
 from bringup.lab.profile import PROFILE_PATH
-from bringup.lab.system import LabError, alive, in_node, ip, kill, netns_pids, run
+from bringup.lab.system import LabError, alive, in_node, ip, kill, netns_pids, read_pid, run
 
 REPO_MOUNT = "/srv/bringup-lab/repo"
 GPU_DEVICES = "/run/bringup-lab/dev"
@@ -226,7 +226,7 @@ def _wait_anchor(script: subprocess.Popen[bytes], pidfile: Path, node: str, log:
     """
     deadline = time.monotonic() + ANCHOR_TIMEOUT
     while True:
-        pid = _read_pid(pidfile)
+        pid = read_pid(pidfile)
         missing = f"no {pidfile.name}" if pid is None else _anchor_missing(pid)
         if pid is not None and not missing:
             return pid
@@ -257,14 +257,6 @@ def _anchor_missing(pid: int) -> str:
 def _in_root(anchor: int, path: str) -> Path:
     """`path` (relative to the node's root) as the host reaches it through the anchor."""
     return Path(f"/proc/{anchor}/root") / path
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
 
 
 def _tail(path: Path, size: int = 2000) -> str:
@@ -339,7 +331,7 @@ def _comm(pid: int) -> str:
 
 def sshd_running(anchor: int) -> bool:
     """Whether the node's sshd is alive (its pid file names a live process)."""
-    pid = _read_pid(_in_root(anchor, SSHD_PID))
+    pid = read_pid(_in_root(anchor, SSHD_PID))
     return pid is not None and alive(pid)
 
 

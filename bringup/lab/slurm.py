@@ -35,7 +35,7 @@ from pathlib import Path
 
 from bringup.lab.hosts import GPU_DEVICES
 from bringup.lab.layout import LabLayout
-from bringup.lab.system import LabError, alive, kill
+from bringup.lab.system import LabError, alive, kill, read_pid
 from bringup.plan import Plan
 from bringup.render.slurm import SlurmSite, render_slurm_files
 from bringup.workspace import SlurmInstall
@@ -199,7 +199,7 @@ class LabSlurm:
         daemons = set(_lab_daemons())
         pids = set((recorded or {}).values())
         for name in ("run/slurmctld.pid", "munged.pid"):
-            pid = _read_pid(self.dir / name)
+            pid = read_pid(self.dir / name)
             if pid is not None:
                 pids.add(pid)
         pids = {p for p in pids if p in daemons} | daemons
@@ -250,19 +250,11 @@ def _lab_daemons() -> list[int]:
 def _wait_pid(pidfile: Path, timeout: float) -> int | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pid = _read_pid(pidfile)
+        pid = read_pid(pidfile)
         if pid is not None and alive(pid):
             return pid
         time.sleep(0.05)
     return None
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
 
 
 def _tail(path: Path, lines: int = 5) -> str:

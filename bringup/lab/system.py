@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 from bringup.errors import BringupError
 
@@ -80,3 +81,12 @@ def in_node(
         check=check,
         input_text=input_text,
     )
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid a pid file holds; None when it is missing, unreadable or not a number."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
