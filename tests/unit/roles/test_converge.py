@@ -21,7 +21,6 @@ import ansible_runner
 import pytest
 
 from bringup.catalog import load_catalog
-from bringup.lab.extra_vars import lab_extra_vars
 from bringup.lab.lab import Lab
 from bringup.parsers.dcgmi import parse_diag_json
 from bringup.parsers.nccl_tests import parse_nccl_tests
@@ -98,7 +97,7 @@ class Env:
             playbook=str(PLAYBOOKS / playbook),
             inventory=str(self.inventory),
             limit=",".join(STATES),
-            extravars={**lab_extra_vars(), **extra},
+            extravars={**self.lab.access().extra_vars, **extra},
             envvars=env,
             cmdline="--check --diff" if check else None,
             quiet=True,
