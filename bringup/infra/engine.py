@@ -69,9 +69,13 @@ class EngineError(BringupError):
     """The engine cannot be used: no CLI, no passphrase, a stack held by another process."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class EngineFailed(Exception):
-    """An operation that ran and failed: one line per failed resource, the full log on disk."""
+    """An operation that ran and failed: one line per failed resource, the full log on disk.
+
+    Not frozen: an exception leaving a ``with`` block of a context manager gets its traceback
+    set by contextlib, which a frozen dataclass refuses (FrozenInstanceError in its place).
+    """
 
     operation: str
     stack: str
