@@ -59,7 +59,7 @@ class AccessError(BringupError):
 
 
 class StagedSlurm(Protocol):
-    """A Slurm build staged outside the system's folders (``bringup.scheduler.install``)."""
+    """A Slurm build staged outside the system's folders (``bringup.workspace.SlurmInstall``)."""
 
     def program(self, name: str) -> Path:
         """The path of one of its programs."""

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from bringup.access import Access, SchedulerAccess, stack_access
-from bringup.scheduler.install import SlurmInstall
 from bringup.spec import AccessSpec, Scheduler, SpecError, parse_cluster
-from bringup.workspace import Workspace
+from bringup.workspace import SlurmInstall, Workspace
 
 LAB = {
     "name": "demo",

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bringup.access import SchedulerAccess
-from bringup.scheduler.install import SlurmInstall
+from bringup.workspace import SlurmInstall
 
 ROOT = Path(__file__).resolve().parents[3]
 INSTALL = SlurmInstall(ROOT / ".tools")
