@@ -149,7 +149,7 @@ def scheduler_errors(admission: Mapping[str, Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def _told(outcome: Mapping[str, Any] | None) -> str:
+def _told(outcome: Mapping[str, str] | None) -> str:
     if not outcome:
         return ""
     if outcome.get("outcome") == "missing":

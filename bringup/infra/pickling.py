@@ -17,8 +17,8 @@ True
 from __future__ import annotations
 
 import pickle
-from typing import Any
 
+from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic import dynamic as _dynamic
 
 _PULUMI_SERIALIZE = _dynamic.serialize_provider
@@ -26,7 +26,7 @@ _BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 _SAVE_DICT = pickle._Pickler.save_dict  # type: ignore[attr-defined]
 
 
-def serialize_provider(provider: Any) -> str:
+def serialize_provider(provider: ResourceProvider) -> str:
     """Pulumi's serialization of `provider`, over pickle's own methods (put back before and
     after, so that Pulumi wraps them once, whatever ran before)."""
     _restore()

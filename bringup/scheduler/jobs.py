@@ -103,7 +103,7 @@ class SlurmJobs:
         if not runnable:
             return NodeRuns(missing=missing)
         reservation = label
-        self._scontrol(
+        self.slurm.scontrol(
             "create", "reservation", f"ReservationName={reservation}", "StartTime=now",
             "Duration=UNLIMITED", f"Users={getpass.getuser()}", "Flags=MAINT,IGNORE_JOBS",
             f"Nodes={hostlist(runnable)}",
@@ -120,7 +120,7 @@ class SlurmJobs:
         finally:
             # held again before the reservation goes, so that no job lands in between
             self.slurm.hold({hold: runnable})
-            self._scontrol("delete", f"ReservationName={reservation}")
+            self.slurm.scontrol("delete", f"ReservationName={reservation}")
         return NodeRuns(outputs=outputs, missing=missing)
 
     def _step(
@@ -128,7 +128,7 @@ class SlurmJobs:
     ) -> tuple[str, str]:
         """One srun over `nodes`: its output, and what to say of a node that printed nothing."""
         command = [
-            self._program("srun"), f"--reservation={reservation}", f"--partition={partition}",
+            self.slurm.program("srun"), f"--reservation={reservation}", f"--partition={partition}",
             f"--nodes={len(nodes)}", f"--nodelist={hostlist(list(nodes))}",
             "--ntasks-per-node=1", "--no-kill", "--kill-on-bad-exit=0",
             f"--time={max(1, self.timeout_s // 60)}", f"--job-name={reservation}", *argv,
@@ -164,16 +164,9 @@ class SlurmJobs:
         return groups
 
     def _partitions(self, nodes: Sequence[str]) -> Mapping[str, list[str]]:
-        text = self._scontrol("--json", "show", "node", hostlist(list(nodes)))
+        text = self.slurm.scontrol("--json", "show", "node", hostlist(list(nodes)))
         try:
             listed = json.loads(text).get("nodes", [])
         except ValueError:
             raise SchedulerError("slurm: `scontrol --json show node` printed no JSON") from None
         return {n["name"]: list(n.get("partitions") or []) for n in listed if "name" in n}
-
-    def _scontrol(self, *args: str) -> str:
-        return self.slurm._scontrol(list(args))
-
-    def _program(self, name: str) -> str:
-        folder = self.slurm.access.bin_dir
-        return name if folder is None else str(folder / name)

@@ -49,7 +49,7 @@ class SlurmScheduler(OwnedHolds):
     def describe(self) -> str:
         """Which scontrol and slurm.conf this adapter uses."""
         conf = self.access.env.get("SLURM_CONF")
-        return f"slurm ({self._program()}, {conf or 'the system slurm.conf'})"
+        return f"slurm ({self.program()}, {conf or 'the system slurm.conf'})"
 
     def nodes(self, names: Sequence[str]) -> dict[str, SchedulerNode]:
         """The nodes of `names` Slurm knows, read with one call per hostlist piece."""
@@ -69,9 +69,14 @@ class SlurmScheduler(OwnedHolds):
         for piece in hostlists(names):
             self._scontrol(["update", f"NodeName={piece}", "State=RESUME"])
 
-    def _program(self) -> str:
+    def program(self, name: str = "scontrol") -> str:
+        """A Slurm client tool as the Access reaches it: in its folder, else on PATH."""
         folder = self.access.bin_dir
-        return "scontrol" if folder is None else str(folder / "scontrol")
+        return name if folder is None else str(folder / name)
+
+    def scontrol(self, *args: str) -> str:
+        """scontrol's output; SchedulerError naming the command and what it printed."""
+        return self._scontrol(list(args))
 
     def _shown(self, args: Sequence[str]) -> str:
         """The command as a message shows it, a long hostlist shortened."""
@@ -84,7 +89,7 @@ class SlurmScheduler(OwnedHolds):
         shown = self._shown(args)
         try:
             done = subprocess.run(
-                [self._program(), *args],
+                [self.program(), *args],
                 env=env,
                 capture_output=True,
                 text=True,
