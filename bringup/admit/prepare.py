@@ -18,6 +18,8 @@ from bringup.admit.verdict import DomainPolicy
 from bringup.errors import BringupError
 from bringup.plan import Plan
 from bringup.provision.inventory import write_inventory
+from bringup.scheduler.adapter import SchedulerError
+from bringup.scheduler.jobs import runner_for
 from bringup.workspace import StackPaths, Workspace
 
 LEDGER_URL_VARIABLE = "BRINGUP_LEDGER_URL"
@@ -66,6 +68,11 @@ def admission_request(
     if unknown:
         raise AdmitInputError(f"--limit: {', '.join(unknown)} not in stack {stack.name!r}")
     check_policy(policy, plan, hosts)
+    if via == "scheduler":
+        try:
+            runner_for(access.scheduler)
+        except SchedulerError as error:
+            raise AdmitInputError(f"--via scheduler: {error}") from None
     inventory = write_inventory(plan, stack)
     return AdmissionRequest(
         stack=stack.name,
