@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import secrets
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bringup.atomic import write_atomic
 from bringup.lab.hosts import GPU_DEVICES
 from bringup.lab.layout import LabLayout
 from bringup.lab.system import LabError, alive, kill, read_pid
@@ -92,11 +92,10 @@ class LabSlurm:
         self.dir.mkdir(parents=True, exist_ok=True)
         site = self.site(plan, layout)
         for name, text in render_slurm_files(plan, site).items():
-            _write(self.dir / name, text)
+            write_atomic(self.dir / name, text.encode())
+        # atomic: a write killed half-way leaves no short key that munged would refuse for good
         if not self.munge_key.exists():
-            fd = os.open(self.munge_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(secrets.token_bytes(1024))
+            write_atomic(self.munge_key, secrets.token_bytes(1024), mode=0o600)
         for folder in ("state", "log", "run"):
             (self.dir / folder).mkdir(exist_ok=True)
         return site
@@ -262,9 +261,3 @@ def _tail(path: Path, lines: int = 5) -> str:
         return " | ".join(path.read_text(errors="replace").splitlines()[-lines:]) or "no output"
     except OSError:
         return f"no {path.name}"
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
