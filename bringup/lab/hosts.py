@@ -49,6 +49,11 @@ mount --rbind /dev "$R/dev"
 mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
 mkdir -p "$R/run/sshd" "$R$REPO_MOUNT" "$R$GPU_DEVICES"
+if [ -n "$SLURM_PLUGINS" ]; then
+  mkdir -p "$R$SLURM_PLUGINS"
+  mount --bind "$SLURM_PLUGINS" "$R$SLURM_PLUGINS"
+  mount -o remount,bind,ro "$R$SLURM_PLUGINS"
+fi
 i=0
 while [ "$i" -lt "$GPUS" ]; do
   mknod -m 666 "$R$GPU_DEVICES/nvidia$i" c 195 "$i"
@@ -171,11 +176,20 @@ def create_netns(node: LabNode) -> None:
         ip("-n", node.netns, "link", "set", nic.netdev, "up")
 
 
-def boot(lab: Path, repo: Path, node: LabNode, log: Path, gpus: int = 0) -> int:
+def boot(
+    lab: Path,
+    repo: Path,
+    node: LabNode,
+    log: Path,
+    gpus: int = 0,
+    slurm_plugins: Path | None = None,
+) -> int:
     """Start the node's anchor process and sshd; returns the anchor's pid once sshd listens.
 
     The node's `gpus` get device nodes (major 195, as the driver makes them) in its /run, where
-    the lab's gres.conf points Slurm.
+    the lab's gres.conf points Slurm. `slurm_plugins`, the host's staged Slurm plugins, is seen
+    at its own path on the node, read-only, wherever the checkout is (a node's /tmp is its own):
+    the lab's one slurm.conf lists it in PluginDir, whose every folder must exist.
     """
     base = node_dir(lab, node.name)
     pidfile = base / "anchor.pid"
@@ -187,6 +201,7 @@ def boot(lab: Path, repo: Path, node: LabNode, log: Path, gpus: int = 0) -> int:
         "REPO_MOUNT": REPO_MOUNT,
         "GPU_DEVICES": GPU_DEVICES,
         "GPUS": str(gpus),
+        "SLURM_PLUGINS": str(slurm_plugins or ""),
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
     with log.open("ab") as out:

@@ -192,7 +192,12 @@ class Lab:
             host_key = hosts.prepare_root(self.dir, node, layout, profile, public)
             hosts.create_netns(node)
             anchor = hosts.boot(
-                self.dir, self.repo, node, self.dir / "lab.log", gpus=len(profile["gpus"])
+                self.dir,
+                self.repo,
+                node,
+                self.dir / "lab.log",
+                gpus=len(profile["gpus"]),
+                slurm_plugins=self.workspace.slurm.plugin_dir if runs_slurm else None,
             )
             host_keys.append(f"{node.name},{node.management.ip} ssh-ed25519 {host_key}\n")
             records.append(_record(node, anchor))

@@ -2,8 +2,8 @@
 
 The nodes load Slurm's plugins from their package (``/usr/lib/slurm``); this host from the staged
 build. One slurm.conf serves both (slurmctld logs an error for a node whose slurm.conf differs
-from its own), so its PluginDir lists both folders, and the package's folder exists, empty, on
-this host.
+from its own), so its PluginDir lists both folders, and each must exist on both sides: the
+package's folder exists, empty, on this host, and the staged one is bound into each node at boot.
 
 The controller sits at the lab's gateway, the host's address on the in-band management bridge,
 which every node reaches. slurmctld checks that its host name is the one slurm.conf names
@@ -77,10 +77,11 @@ class LabSlurm:
             controller_address=address,
             plugin_dir=f"{PACKAGE_PLUGINS}:{self.install.plugin_dir}",
             state_dir=str(self.dir / "state"),
-            # On this host, the controller's log and pid file; on a node (the same path in its
-            # own upper layer), slurmd's.
-            log_dir=str(self.dir / "log"),
-            run_dir=str(self.dir / "run"),
+            # the controller's log and pid file in the lab's folder; a node's (/var/log/slurm,
+            # /run/slurm) in its own root, since a node may not see the lab's folder (its /tmp
+            # is its own)
+            controller_log_dir=str(self.dir / "log"),
+            controller_run_dir=str(self.dir / "run"),
             slurm_user="root",
             cgroup=False,
             config_overrides=True,

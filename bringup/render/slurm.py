@@ -89,6 +89,10 @@ class SlurmSite:
     """Folder of slurmctld.log and slurmd.log."""
     run_dir: str = "/run/slurm"
     """Folder of the pid files."""
+    controller_log_dir: str | None = None
+    """Folder of slurmctld.log when not `log_dir` (a controller whose folders the nodes lack)."""
+    controller_run_dir: str | None = None
+    """Folder of slurmctld's pid file when not `run_dir`."""
     slurm_user: str = "slurm"
     """SlurmUser: the user slurmctld runs as."""
     cgroup: bool = True
@@ -128,6 +132,8 @@ class SlurmSite:
             "spool_dir": self.spool_dir,
             "log_dir": self.log_dir,
             "run_dir": self.run_dir,
+            "controller_log_dir": self.controller_log_dir,
+            "controller_run_dir": self.controller_run_dir,
             "gpu_device": self.gpu_device,
             "auth_socket": self.auth_socket,
             "mail_program": self.mail_program,
