@@ -4,7 +4,9 @@ The script runs each tool between marker lines that carry its exit status, so on
 `host.run`) returns everything; the suite caches the result for the session and every check
 reads it from there. The raw text is kept as it is: it is the evidence a finding quotes. Which
 tools run follows the node's expectations (no nvidia-smi on a CPU node, perfquery per planned
-InfiniBand port, a write probe per planned mount).
+InfiniBand port, a write probe per planned mount). A caller that needs only some of them
+(``bringup health``, every minute on every node) names the kinds it reads, and gives each tool
+less time.
 
 >>> outputs = parse_outputs("x", "@@bringup:begin a\\nhello\\n\\n@@bringup:end a 0\\n")
 >>> outputs.text("a"), outputs.rc("a")
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bringup.catalog import LinkLayer
@@ -26,9 +28,9 @@ BEGIN, END = "@@bringup:begin", "@@bringup:end"
 SSH_UNREACHABLE = 255  # ssh's own exit status: connection refused, timed out, host key mismatch
 TOOL_TIMEOUT_S = 120
 
-_PRELUDE = f"""\
-T=""; command -v timeout >/dev/null 2>&1 && T="timeout {TOOL_TIMEOUT_S}"
-s() {{ printf '\\n{BEGIN} %s\\n' "$1"; ( eval "$2" ) 2>&1; printf '\\n{END} %s %d\\n' "$1" "$?"; }}
+_PRELUDE = """\
+T=""; command -v timeout >/dev/null 2>&1 && T="timeout {timeout_s}"
+s() {{ printf '\\n{begin} %s\\n' "$1"; ( eval "$2" ) 2>&1; printf '\\n{end} %s %d\\n' "$1" "$?"; }}
 svc() {{
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl is-active "$1"
@@ -83,45 +85,85 @@ def service_section(service: str) -> str:
     return f"service:{service}"
 
 
-def collection_script(expected: NodeExpectation) -> str:
-    """The shell script that prints every section the node's checks read."""
-    sections: list[tuple[str, str]] = [("clock", "cat /proc/uptime; date +%s")]
+@dataclass(frozen=True)
+class Section:
+    """One tool run of the script: the section's name and the shell command that prints it.
+
+    >>> Section("perfquery:mlx5_0:1", "$T perfquery -x -C mlx5_0 -P 1").kind
+    'perfquery'
+    """
+
+    name: str
+    command: str
+
+    @property
+    def kind(self) -> str:
+        """What the section holds: its name, up to the colon of a per-port, per-mount or
+        per-daemon section (``perfquery``, ``write``, ``service``)."""
+        return self.name.partition(":")[0]
+
+
+def planned_sections(expected: NodeExpectation) -> list[Section]:
+    """Every section the node's checks read, in the order the script runs them."""
+    sections = [Section("clock", "cat /proc/uptime; date +%s")]
     if expected.gpu_count:
         sections += [
-            ("nvidia-smi-xml", "$T nvidia-smi -q -x"),
-            ("nvidia-smi-nvlink", "$T nvidia-smi nvlink -s"),
-            (
+            Section("nvidia-smi-xml", "$T nvidia-smi -q -x"),
+            Section("nvidia-smi-nvlink", "$T nvidia-smi nvlink -s"),
+            Section(
                 "xid",
                 f"if [ -r /var/log/kern.log ]; then grep -aE {_DRIVER_EVENTS} /var/log/kern.log; "
                 f"else dmesg | grep -aE {_DRIVER_EVENTS}; fi; true",
             ),
         ]
     if expected.nics:
-        sections += [("ibstat", "$T ibstat"), ("ip-addr", "ip -j addr show")]
+        sections += [Section("ibstat", "$T ibstat"), Section("ip-addr", "ip -j addr show")]
         for nic in expected.nics:
             if nic.link_layer == LinkLayer.INFINIBAND:
                 device = shlex.quote(nic.device)
                 command = f"$T perfquery -x -C {device} -P {nic.port}"
-                sections.append((perfquery_section(nic), command))
+                sections.append(Section(perfquery_section(nic), command))
     if expected.packages:
         names = " ".join(shlex.quote(p.name) for p in expected.packages)
-        sections += [
-            (
+        sections.append(
+            Section(
                 "dpkg",
                 "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + names,
-            ),
-        ]
+            )
+        )
     for service in expected.services:
-        sections.append((service_section(service), f"svc {shlex.quote(service)}"))
+        sections.append(Section(service_section(service), f"svc {shlex.quote(service)}"))
     if expected.imex:
-        sections.append(("imex-ctl", "$T nvidia-imex-ctl -N"))
+        sections.append(Section("imex-ctl", "$T nvidia-imex-ctl -N"))
     if expected.mounts:
-        sections.append(("mounts", "cat /proc/self/mounts"))
+        sections.append(Section("mounts", "cat /proc/self/mounts"))
         for mount in expected.mounts:
             probe = shlex.quote(f"{mount.mount}/.bringup-validation")
-            sections.append((write_section(mount.mount), f': > {probe}."$$" && rm -f {probe}."$$"'))
-    body = "".join(f"s {shlex.quote(name)} {shlex.quote(cmd)}\n" for name, cmd in sections)
-    return _PRELUDE + body
+            command = f': > {probe}."$$" && rm -f {probe}."$$"'
+            sections.append(Section(write_section(mount.mount), command))
+    return sections
+
+
+def script(sections: Iterable[Section], *, tool_timeout_s: int = TOOL_TIMEOUT_S) -> str:
+    """The shell script that prints `sections` between markers, each tool (the commands that
+    use ``$T``) stopped after `tool_timeout_s` seconds."""
+    prelude = _PRELUDE.format(timeout_s=tool_timeout_s, begin=BEGIN, end=END)
+    body = "".join(f"s {shlex.quote(s.name)} {shlex.quote(s.command)}\n" for s in sections)
+    return prelude + body
+
+
+def collection_script(
+    expected: NodeExpectation,
+    *,
+    kinds: Collection[str] | None = None,
+    tool_timeout_s: int = TOOL_TIMEOUT_S,
+) -> str:
+    """The shell script that prints every section the node's checks read; with `kinds`, only
+    the sections of those kinds (:attr:`Section.kind`)."""
+    sections = planned_sections(expected)
+    if kinds is not None:
+        sections = [s for s in sections if s.kind in kinds]
+    return script(sections, tool_timeout_s=tool_timeout_s)
 
 
 def parse_outputs(host: str, stdout: str) -> NodeOutputs:
