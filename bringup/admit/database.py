@@ -140,33 +140,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "incidents: a node in service failing its health checks, and what was done about it",
         (
+            # SQLite keeps each statement's text, spaces and all, in the schema it reads on
+            # every open: written without indentation, the whole schema stays in its first page.
             # findings and jobs are JSON lists; first_seen_at and last_seen_at are the node's
-            # clock (when it observed the failure), every other time the ledger writer's
-            """CREATE TABLE incidents (
-                id {serial},
-                stack TEXT NOT NULL,
-                node TEXT NOT NULL,
-                component TEXT NOT NULL,
-                check_name TEXT NOT NULL,
-                observed TEXT NOT NULL,
-                expected TEXT NOT NULL,
-                findings TEXT NOT NULL,
-                action TEXT NOT NULL,
-                trigger TEXT NOT NULL,
-                first_seen_at TEXT NOT NULL,
-                opened_at TEXT NOT NULL,
-                last_seen_at TEXT NOT NULL,
-                seen INTEGER NOT NULL,
-                status TEXT NOT NULL CHECK (status IN ('open', 'held', 'closed')),
-                scheduler TEXT NOT NULL,
-                drained_at TEXT,
-                jobs TEXT NOT NULL,
-                bundle TEXT NOT NULL,
-                breaker TEXT NOT NULL,
-                domain TEXT NOT NULL,
-                closed_at TEXT,
-                resolution TEXT NOT NULL
-            )""",
+            # clock (when it observed the failure), every other time the ledger writer's.
+            "CREATE TABLE incidents (id {serial}, stack TEXT NOT NULL, node TEXT NOT NULL, "
+            "component TEXT NOT NULL, check_name TEXT NOT NULL, observed TEXT NOT NULL, "
+            "expected TEXT NOT NULL, findings TEXT NOT NULL, action TEXT NOT NULL, "
+            "trigger TEXT NOT NULL, first_seen_at TEXT NOT NULL, opened_at TEXT NOT NULL, "
+            "last_seen_at TEXT NOT NULL, seen INTEGER NOT NULL, "
+            "status TEXT NOT NULL CHECK (status IN ('open', 'held', 'closed')), "
+            "scheduler TEXT NOT NULL, drained_at TEXT, jobs TEXT NOT NULL, "
+            "bundle TEXT NOT NULL, breaker TEXT NOT NULL, domain TEXT NOT NULL, "
+            "closed_at TEXT, resolution TEXT NOT NULL)",
             "CREATE INDEX incidents_by_node ON incidents (stack, node, status)",
             "CREATE INDEX incidents_by_drain ON incidents (stack, drained_at)",
             # at most one incident of a node not closed, whatever number of writers open one
