@@ -17,6 +17,16 @@ Times are timezone-aware UTC.
 A run records its `Owner`, the process that judges it, so that runs of one stack over other
 nodes proceed side by side and a run whose process died can be told from one still going
 (`unfinished_runs`, `claim_run`, `abandon_run`).
+
+An `Incident` is an admitted node failing its health checks in service: what failed (its
+findings, the first one its headline), when the node first saw it, what the scheduler did, the
+jobs it was running, where its evidence is, and, when the circuit breaker kept the node in the
+scheduler, why. A node has at most one incident that is not closed, in code and by a unique
+index: another failing verdict while one is open or held is folded into it (`open_incident`
+counts it and moves its last sighting), so a node failing every minute is one incident, not
+hundreds. Opening an incident leaves the node's state alone; `quarantine_in_service` is the
+lifecycle's one move out of `admitted` that no run makes, and `close_incidents` ends a node's
+incidents once it is repaired. `drained_since` is what the breaker counts.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+from pydantic import JsonValue
+
 from bringup.admit.database import (
     Database,
     LedgerConflict,
@@ -44,8 +56,11 @@ from bringup.admit.database import (
 from bringup.validation.report import Finding
 
 __all__ = [
+    "INCIDENT_STATUSES",
     "STATES",
+    "UNCLOSED",
     "VERDICTS",
+    "Incident",
     "Ledger",
     "LedgerError",
     "NodeStatus",
@@ -66,6 +81,10 @@ STATES: tuple[str, ...] = (
     "revalidated",
 )
 VERDICTS = ("admitted", "quarantined", "unreachable")
+INCIDENT_STATUSES = ("open", "held", "closed")
+UNCLOSED = ("open", "held")
+"""An incident's statuses before it is closed: open (drained, or being) and held (kept in the
+scheduler by the circuit breaker)."""
 
 # From burn-in, a node goes to `revalidated` if it was repaired before that burn-in and to
 # `validating` otherwise (see Ledger._check_move).
@@ -76,7 +95,8 @@ _NEXT: dict[str | None, tuple[str, ...]] = {
     # back to burn-in: a run abandoned mid-validation, started again by a different request
     "validating": (*VERDICTS, "burn-in"),
     "revalidated": (*VERDICTS, "burn-in"),
-    "admitted": ("provisioned", "burn-in", "validating"),
+    # quarantined without a run: in service, by an incident (Ledger.quarantine_in_service)
+    "admitted": ("provisioned", "burn-in", "validating", "quarantined"),
     "quarantined": ("provisioned", "burn-in", "validating", "repaired"),
     "unreachable": ("provisioned", "burn-in", "validating", "repaired"),
     "repaired": ("burn-in", "revalidated"),
@@ -196,6 +216,92 @@ class NodeStatus:
     findings: tuple[Finding, ...]
 
 
+@dataclass(frozen=True)
+class Incident:
+    """A node in service failing its health checks: what failed, when, and what was done.
+
+    `first_seen_at` and `last_seen_at` are the node's own clock (when it observed the failure);
+    `opened_at`, `drained_at` and `closed_at` are the clock of the process that wrote them.
+
+    >>> incident.summary()["drain_after_s"]  # doctest: +SKIP
+    41.5
+    """
+
+    id: int
+    stack: str
+    node: str
+    component: str
+    """The first finding's component, check, observed and expected value: the headline."""
+    check: str
+    observed: str
+    expected: str
+    findings: tuple[Finding, ...]
+    action: str
+    """The strongest recommended action of the failing verdict (reboot, reset-gpu…)."""
+    trigger: str
+    """What ran the check: interval, epilog or cli."""
+    first_seen_at: datetime
+    opened_at: datetime
+    last_seen_at: datetime
+    seen: int
+    """How many failing verdicts it holds: 1 when opened, one more per verdict folded in."""
+    status: str
+    scheduler: str
+    """What the scheduler did: drained, kept drained by operator: <reason>, held by circuit
+    breaker, not in the scheduler, not told: <error>."""
+    drained_at: datetime | None
+    jobs: tuple[dict[str, str], ...]
+    """The jobs running on the node when it failed: id, name, state and user of each."""
+    bundle: str
+    """The folder of its evidence."""
+    breaker: str
+    """Why the circuit breaker kept the node in the scheduler; empty when it did not."""
+    domain: str
+    """The NVLink domain escalated to as the part at fault; empty when none."""
+    closed_at: datetime | None
+    resolution: str
+
+    @property
+    def drain_after_s(self) -> float | None:
+        """Seconds from the node's first failing observation to its drain; None if undrained."""
+        if self.drained_at is None:
+            return None
+        return (self.drained_at - self.first_seen_at).total_seconds()
+
+    def summary(self) -> dict[str, JsonValue]:
+        """The incident as plain data: one incident of `bringup incidents --format json`."""
+
+        def when(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "id": self.id,
+            "stack": self.stack,
+            "node": self.node,
+            "component": self.component,
+            "check": self.check,
+            "observed": self.observed,
+            "expected": self.expected,
+            "findings": [f.to_json() for f in self.findings],
+            "action": self.action,
+            "trigger": self.trigger,
+            "first_seen_at": when(self.first_seen_at),
+            "opened_at": when(self.opened_at),
+            "last_seen_at": when(self.last_seen_at),
+            "seen": self.seen,
+            "status": self.status,
+            "scheduler": self.scheduler,
+            "drained_at": when(self.drained_at),
+            "drain_after_s": self.drain_after_s,
+            "jobs": [dict(job) for job in self.jobs],
+            "bundle": self.bundle,
+            "breaker": self.breaker,
+            "domain": self.domain,
+            "closed_at": when(self.closed_at),
+            "resolution": self.resolution,
+        }
+
+
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -213,6 +319,55 @@ _RUN_COLUMNS = (
 _OWNED_BY = (
     "COALESCE(owner_host, '') = ? AND COALESCE(owner_pid, -1) = ? AND COALESCE(owner_start, '') = ?"
 )
+
+
+_INCIDENT_COLUMNS = (
+    "id, stack, node, component, check_name, observed, expected, findings, action, trigger, "
+    "first_seen_at, opened_at, last_seen_at, seen, status, scheduler, drained_at, jobs, bundle, "
+    "breaker, domain, closed_at, resolution"
+)
+_UNCLOSED_SQL = f"status IN ({', '.join(repr(s) for s in UNCLOSED)})"
+_NEW_INCIDENT = (
+    "stack", "node", "component", "check_name", "observed", "expected", "findings", "action",
+    "trigger", "first_seen_at", "jobs", "bundle",
+)  # fmt: skip
+"""The columns `open_incident` gives a new incident; the others start empty, or from these."""
+
+
+def _incident(row: tuple[Any, ...]) -> Incident:
+    (id_, stack, node, component, check, observed, expected, findings, action, trigger,
+     first_seen, opened, last_seen, seen, status, scheduler, drained, jobs, bundle, breaker,
+     domain, closed, resolution) = row  # fmt: skip
+    return Incident(
+        int(id_),
+        stack,
+        node,
+        component,
+        check,
+        observed,
+        expected,
+        tuple(Finding.from_json(f) for f in json.loads(findings)),
+        action,
+        trigger,
+        _time(first_seen),
+        _time(opened),
+        _time(last_seen),
+        int(seen),
+        status,
+        scheduler,
+        _time(drained) if drained else None,
+        tuple(json.loads(jobs)),
+        bundle,
+        breaker,
+        domain,
+        _time(closed) if closed else None,
+        resolution,
+    )
+
+
+def _jobs_json(jobs: Iterable[Mapping[str, object]]) -> str:
+    """Jobs as the ledger keeps them: a JSON list of objects of text (a job id too)."""
+    return json.dumps([{str(k): str(v) for k, v in job.items()} for job in jobs], sort_keys=True)
 
 
 def _findings(columns: Iterable[tuple[Any, ...]]) -> tuple[Finding, ...]:
@@ -498,6 +653,160 @@ class Ledger:
             )
         return {node: _mark(change_id, at) for node, change_id, at in sorted(rows)}
 
+    def open_incident(
+        self,
+        stack: str,
+        node: str,
+        *,
+        findings: Sequence[Finding],
+        first_seen: datetime,
+        trigger: str,
+        action: str,
+        jobs: Sequence[Mapping[str, object]] = (),
+        bundle: str = "",
+    ) -> tuple[Incident, bool]:
+        """Record a failing verdict of a node in service, observed by the node at `first_seen`.
+
+        When the node already has an open or held incident, the verdict is folded into it (one
+        more sighting, its last sighting moved to `first_seen` if later) and that incident is
+        returned with False; otherwise a new open incident, headed by the first finding, is
+        returned with True. The node's state is left as it is (see `quarantine_in_service`).
+        """
+        if not findings:
+            raise LedgerError(f"{stack}/{node}: an incident needs at least one finding")
+        row = (  # the columns of _NEW_INCIDENT
+            stack,
+            node,
+            findings[0].component,
+            findings[0].check,
+            findings[0].observed,
+            findings[0].expected,
+            json.dumps([f.to_json() for f in findings], sort_keys=True),
+            action,
+            trigger,
+            timestamp(first_seen),
+            _jobs_json(jobs),
+            bundle,
+        )
+        try:
+            return self._open_or_fold(stack, node, row)
+        except LedgerConflict:  # another writer opened one between our look and our insert
+            return self._open_or_fold(stack, node, row)
+
+    def quarantine_in_service(self, stack: str, node: str, incident_id: int, reason: str) -> bool:
+        """Move an admitted node to quarantined for incident `incident_id`; whether it moved.
+
+        A node in any other state (quarantined already, being judged, never admitted) is left
+        as it is. `reason` is the state change's, as the scheduler was told it (naming the part
+        and the incident); LedgerError when the incident is not the node's.
+        """
+        with self._db.transaction(write=True) as tx:
+            incident = self._incident(tx, incident_id)
+            if (incident.stack, incident.node) != (stack, node):
+                raise LedgerError(
+                    f"incident {incident_id} is of {incident.stack}/{incident.node}, "
+                    f"not {stack}/{node}"
+                )
+            if self._state(tx, stack, node) != "admitted":
+                return False
+            self._move(tx, stack, node, "quarantined", None, reason, None)
+        return True
+
+    def update_incident(
+        self,
+        incident_id: int,
+        *,
+        status: str | None = None,
+        scheduler: str | None = None,
+        drained_at: datetime | None = None,
+        breaker: str | None = None,
+        domain: str | None = None,
+        jobs: Sequence[Mapping[str, object]] | None = None,
+        bundle: str | None = None,
+    ) -> Incident:
+        """Record what was done about an incident; the fields not given stay. Returns it as now
+        recorded.
+
+        `status` moves it between open and held; a closed incident keeps its status
+        (closing is `close_incidents`, with a resolution).
+        """
+        if status is not None and status not in UNCLOSED:
+            raise LedgerError(
+                f"incident {incident_id}: status {status!r}, expected one of {UNCLOSED} "
+                "(close_incidents closes them)"
+            )
+        given: dict[str, str | None] = {
+            "status": status,
+            "scheduler": scheduler,
+            "drained_at": timestamp(drained_at) if drained_at is not None else None,
+            "breaker": breaker,
+            "domain": domain,
+            "jobs": _jobs_json(jobs) if jobs is not None else None,
+            "bundle": bundle,
+        }
+        changes = {column: value for column, value in given.items() if value is not None}
+        with self._db.transaction(write=True) as tx:
+            incident = self._incident(tx, incident_id)
+            if status is not None and incident.status == "closed":
+                raise LedgerError(f"incident {incident_id} is closed: it cannot be {status}")
+            if not changes:
+                return incident
+            (row,) = tx.rows(
+                f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ? "
+                f"RETURNING {_INCIDENT_COLUMNS}",
+                (*changes.values(), incident_id),
+            )
+        return _incident(row)
+
+    def incidents(
+        self, stack: str, *, node: str | None = None, status: str | tuple[str, ...] | None = None
+    ) -> list[Incident]:
+        """The incidents of a stack, newest first; of one node, of one status or several."""
+        statuses = (status,) if isinstance(status, str) else status
+        unknown = sorted(set(statuses or ()) - set(INCIDENT_STATUSES))
+        if unknown:
+            raise LedgerError(
+                f"incident status {', '.join(map(repr, unknown))}: expected one of "
+                f"{INCIDENT_STATUSES}"
+            )
+        where, params = ["stack = ?"], [stack]
+        if node is not None:
+            where.append("node = ?")
+            params.append(node)
+        if statuses is not None:
+            where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        with self._db.transaction(write=False) as tx:
+            rows = tx.rows(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {' AND '.join(where)} "
+                "ORDER BY id DESC",
+                params,
+            )
+        return [_incident(row) for row in rows]
+
+    def drained_since(self, stack: str, since: datetime) -> list[Incident]:
+        """The incidents of a stack whose node was drained at `since` or later, whatever their
+        status now; the latest drain first."""
+        with self._db.transaction(write=False) as tx:
+            rows = tx.rows(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE stack = ? AND drained_at >= ? "
+                "ORDER BY drained_at DESC, id DESC",
+                (stack, timestamp(since)),
+            )
+        return [_incident(row) for row in rows]
+
+    def close_incidents(self, stack: str, node: str, resolution: str) -> list[int]:
+        """Close a node's open and held incidents, saying how they were resolved; their ids."""
+        if not resolution.strip():
+            raise LedgerError(f"{stack}/{node}: closing incidents needs a resolution")
+        with self._db.transaction(write=True) as tx:
+            rows = tx.rows(
+                "UPDATE incidents SET status = 'closed', closed_at = ?, resolution = ? "
+                f"WHERE stack = ? AND node = ? AND {_UNCLOSED_SQL} RETURNING id",
+                (timestamp(), resolution, stack, node),
+            )
+        return sorted(int(id_) for (id_,) in rows)
+
     def _statuses(self, stack: str, where: str, *params: str) -> list[NodeStatus]:
         with self._db.transaction(write=False) as tx:
             rows = tx.rows(_STATUS_SQL.format(where=where), (stack, *params))
@@ -506,6 +815,42 @@ class Ledger:
             for (node, state, since, run_id, reason), found in _with_findings(rows, 5)
         ]
         return sorted(statuses, key=lambda s: s.node)
+
+    def _open_or_fold(self, stack: str, node: str, row: tuple[str, ...]) -> tuple[Incident, bool]:
+        """`open_incident` in one transaction: fold into the node's unclosed incident, or insert
+        `row` (the values of `_NEW_INCIDENT`) as a new one."""
+        seen_at = row[_NEW_INCIDENT.index("first_seen_at")]
+        with self._db.transaction(write=True) as tx:
+            found = tx.row(
+                "SELECT id, last_seen_at FROM incidents WHERE stack = ? AND node = ? "
+                f"AND {_UNCLOSED_SQL}{self._db.for_update}",
+                (stack, node),
+            )
+            if found is not None:
+                incident_id, last_seen = found
+                # fixed-width UTC text sorts as the times do: a late verdict moves nothing back
+                (folded,) = tx.rows(
+                    "UPDATE incidents SET seen = seen + 1, last_seen_at = ? WHERE id = ? "
+                    f"RETURNING {_INCIDENT_COLUMNS}",
+                    (max(last_seen, seen_at), incident_id),
+                )
+                return _incident(folded), False
+            (opened,) = tx.rows(
+                f"INSERT INTO incidents ({', '.join(_NEW_INCIDENT)}, opened_at, last_seen_at, "
+                "seen, status, scheduler, breaker, domain, resolution) VALUES "
+                f"({', '.join('?' for _ in _NEW_INCIDENT)}, ?, ?, 1, 'open', '', '', '', '') "
+                f"RETURNING {_INCIDENT_COLUMNS}",
+                (*row, timestamp(), seen_at),
+            )
+        return _incident(opened), True
+
+    def _incident(self, tx: Transaction, incident_id: int) -> Incident:
+        """An incident, its row locked until `tx` ends; LedgerError when there is none."""
+        sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?{self._db.for_update}"
+        row = tx.row(sql, (incident_id,))
+        if row is None:
+            raise LedgerError(f"incident {incident_id}: no such incident in {self._db.location}")
+        return _incident(row)
 
     def _refuse_beside(self, tx: Transaction, run: Run) -> None:
         """Raise LedgerError if another unfinished run of `run`'s stack shares a host with it;
