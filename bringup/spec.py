@@ -349,6 +349,52 @@ class Scheduler(_Model):
         return self.controller or f"{self.name_in(cluster)}-{CONTROLLER_SUFFIX}"
 
 
+class Breaker(_Model):
+    """When the in-service health loop stops draining: more nodes failing at once than hardware
+    fails, which says the check, a driver rollout or a shared service is at fault, not each node.
+
+    Counts are of nodes bringup drained within the last `window_s` seconds, the failing node
+    included; one failing node is always drained. Half or more of an NVLink domain failing is
+    not held by `domain_trays`: the incident names the domain (switch trays, NVLink fabric).
+    """
+
+    window_s: int = Field(default=600, ge=60, le=86400, description="The window, in seconds.")
+    cluster_share: float = Field(
+        default=0.10, gt=0, le=1, description="Most of the cluster's nodes drained in the window."
+    )
+    sku_share: float = Field(
+        default=0.25, gt=0, le=1, description="Most of one SKU's nodes drained in the window."
+    )
+    domain_trays: int = Field(
+        default=4, ge=1, le=72, description="Most trays of one NVLink domain drained in the window."
+    )
+
+
+HEALTH_INTERVAL_S = 60
+"""Slurm's HealthCheckInterval by default: each node checks itself once a minute, spread over the
+minute (HealthCheckNodeState=CYCLE). A check costs about a second of one core (one pass of
+nvidia-smi, ibstat and the daemons' status), under 0.02 % of a 112-core host; a fault on an idle
+node is found within a minute, and a fault under a job sooner, by the job's epilog."""
+
+
+class Health(_Model):
+    """The in-service loop: each node's health check and the controller's watch that acts on it."""
+
+    interval_s: int = Field(
+        default=HEALTH_INTERVAL_S,
+        ge=5,
+        le=86400,
+        description="Seconds between two health checks of a node (Slurm's HealthCheckInterval).",
+    )
+    port: int = Field(
+        default=7070,
+        ge=1024,
+        le=65535,
+        description="The TCP port `bringup watch` listens on, on the controller's address.",
+    )
+    breaker: Breaker = Breaker()
+
+
 class AccessSpec(_Model):
     """How bringup reaches the nodes: over SSH as declared, or through the embedded lab.
 
@@ -422,6 +468,7 @@ class Cluster(_Model):
     fabrics: tuple[Fabric, ...] = ()
     storage: tuple[StorageSystem, ...] = ()
     scheduler: Scheduler = Scheduler()
+    health: Health = Health()
     access: AccessSpec = AccessSpec()
     overrides: dict[str, SkuOverride] = Field(default_factory=dict)
 

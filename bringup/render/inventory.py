@@ -33,6 +33,7 @@ from bringup.render.environment import template
 from bringup.render.hosts import all_group, sku_group
 from bringup.render.role_vars import cluster_role_vars, host_role_vars, sku_role_vars
 from bringup.render.slurm import SlurmSite, render_slurm_files
+from bringup.spec import Cluster
 
 SLURM_DIR = "slurm"
 """The folder of a Slurm cluster's configuration files in its inventory."""
@@ -85,6 +86,14 @@ def render_rack_files(plan: Plan, stack: str, rack: str) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def health_report_url(cluster: Cluster, address: str | None = None) -> str:
+    """Where the nodes send their health verdicts: `bringup watch` on the Slurm controller (its
+    address, else its name), at the stack's health port; `address` overrides the controller's."""
+    scheduler = cluster.scheduler
+    host = address or scheduler.controller_address or scheduler.controller_in(cluster.name)
+    return f"http://{host}:{cluster.health.port}/v1/verdicts"
+
+
 def _cluster_vars(plan: Plan, stack: str) -> dict[str, JsonValue]:
     cluster = plan.cluster
     return {
@@ -94,6 +103,10 @@ def _cluster_vars(plan: Plan, stack: str) -> dict[str, JsonValue]:
         "scheduler": {
             "kind": cluster.scheduler.kind,
             "cluster_name": cluster.scheduler.cluster_name or cluster.name,
+        },
+        "health": {
+            "interval_s": cluster.health.interval_s,
+            "report_url": health_report_url(cluster),
         },
         "fabrics": [
             {

@@ -53,6 +53,11 @@ MEMORY_RESERVE = 0.05
 of the node's own services. A fixed fraction rather than a fixed amount, as those grow with
 the node; it also absorbs memory figures that are the vendor's and not yet a capture's."""
 
+REQUEUE_EXIT = 85
+"""The exit status that puts a batch job back in the queue (slurm.conf's RequeueExit): what a
+training job's batch script returns when a step failed under it, so that it resumes from its
+checkpoint on healthy nodes rather than ending."""
+
 GPU_PARTITION = "gpu"
 """The partition of every GPU node, whatever its SKU: the default one."""
 
@@ -105,6 +110,25 @@ class SlurmSite:
     """MUNGE socket (AuthInfo=socket=…); None: munged's default."""
     mail_program: str = "/bin/true"
     """MailProg: none by default (slurmctld logs an error at every start without a mailer)."""
+    health_program: str = "/usr/local/sbin/bringup-health"
+    """HealthCheckProgram, installed on every node by the health_check role."""
+    epilog: str = "/usr/local/sbin/bringup-epilog"
+    """Epilog: the same health check after every job, so a part that failed a job is found
+    before the job's requeue lands on the node again (it always exits 0: an epilog that fails
+    makes Slurm drain the node under a reason of its own)."""
+    health_interval_s: int = 60
+    """HealthCheckInterval (the stack's ``health.interval_s``)."""
+    health_node_state: str = "ANY,CYCLE"
+    """HealthCheckNodeState: every node, each at its own moment of the interval, so the checks
+    of a cluster do not all land on the controller's watch in the same second."""
+    requeue_wait_s: int = 30
+    """How long a requeued job waits before it may start again (AuthInfo's cred_expire; 120 s
+    by default). A job requeued after a fault restarts within this on healthy nodes; 30 s still
+    gives a job step's credential time to reach a busy node."""
+    sched_interval_s: int | None = None
+    """SchedulerParameters' sched_interval: how often the main loop looks at every pending job
+    (None: Slurm's 60 s). A requeued job waits for it once its requeue wait is over: no event
+    wakes the scheduler then."""
     future_nodes: bool = False
     """State=FUTURE on every node: defined, but neither contacted nor scheduled until made
     available (``scontrol update … State=…``); for a controller run without its nodes."""
@@ -137,6 +161,8 @@ class SlurmSite:
             "gpu_device": self.gpu_device,
             "auth_socket": self.auth_socket,
             "mail_program": self.mail_program,
+            "health_program": self.health_program,
+            "epilog": self.epilog,
         }
         for field, value in paths.items():
             # PluginDir alone is a list, of folders joined by ':'
@@ -146,6 +172,15 @@ class SlurmSite:
                     f"{field}: got {value!r}; expected an absolute path of letters, digits "
                     "and ._+@-/ (slurm.conf has no quoting)"
                 )
+        if not re.fullmatch(r"[A-Z_]+(,[A-Z_]+)*", self.health_node_state):
+            yield f"health_node_state: got {self.health_node_state!r}; expected e.g. ANY,CYCLE"
+        for field, number in (
+            ("health_interval_s", self.health_interval_s),
+            ("requeue_wait_s", self.requeue_wait_s),
+            ("sched_interval_s", self.sched_interval_s or 60),
+        ):
+            if isinstance(number, bool) or not 0 < number <= 86400:
+                yield f"{field}: got {number!r}; expected seconds, 1 to 86400"
         if not _USER.fullmatch(self.slurm_user):
             yield f"slurm_user: got {self.slurm_user!r}; expected a user name"
 
@@ -157,7 +192,14 @@ class SlurmSite:
         return cls(
             controller=scheduler.controller_in(cluster.name),
             controller_address=str(address) if address is not None else None,
+            health_interval_s=cluster.health.interval_s,
         )
+
+    @property
+    def auth_info(self) -> str:
+        """The AuthInfo value: the MUNGE socket, when not the default, and cred_expire."""
+        socket = f"socket={self.auth_socket}," if self.auth_socket else ""
+        return f"{socket}cred_expire={self.requeue_wait_s}"
 
     @property
     def controller_host(self) -> str:
@@ -299,6 +341,7 @@ def render_slurm_files(plan: Plan, site: SlurmSite) -> dict[str, str]:
         nodes=[line.render("FUTURE" if site.future_nodes else None) for line in lines],
         node_sets=[f"NodeSet={node_set(s)} Feature={s}" for s in skus],
         partitions=[p.render() for p in partitions(plan)],
+        requeue_exit=REQUEUE_EXIT,
     )
     return {
         "cgroup.conf": template("inventory/slurm/cgroup.conf.j2").render(header, site=site),

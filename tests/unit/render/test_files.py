@@ -25,6 +25,7 @@ TOP_LEVEL_KEYS = {
         "bringup_site",
         "bringup_stack",
         "bringup_scheduler",
+        "bringup_health",
         "bringup_fabrics",
         "bringup_storage",
     },

@@ -166,7 +166,12 @@ def test_lab_cluster_settings() -> None:
         "task/cgroup,task/affinity",
     )
     assert "PluginDir" not in conf  # the compiled-in default
-    assert "AuthInfo" not in conf  # munged's default socket
+    assert conf["AuthInfo"] == "cred_expire=30"  # munged's default socket; quick requeue
+    assert conf["HealthCheckProgram"] == "/usr/local/sbin/bringup-health"
+    assert conf["HealthCheckInterval"] == "10"  # the lab stack's health.interval_s
+    assert conf["HealthCheckNodeState"] == "ANY,CYCLE"
+    assert conf["Epilog"] == "/usr/local/sbin/bringup-epilog"
+    assert conf["RequeueExit"] == "85"
     assert "SlurmdParameters" not in conf
 
 
@@ -281,7 +286,9 @@ def test_real_memory_keeps_the_reserve_back() -> None:
 
 def test_site_of_the_spec_names_the_controller() -> None:
     data = lab_data()
-    assert SlurmSite.of(plan_of(data).cluster) == SlurmSite(controller="lab-slurmctld")
+    assert SlurmSite.of(plan_of(data).cluster) == SlurmSite(
+        controller="lab-slurmctld", health_interval_s=10
+    )
     data["scheduler"] = {"kind": "slurm", "cluster_name": "train"}
     assert SlurmSite.of(plan_of(data).cluster).controller == "train-slurmctld"
     data["scheduler"] = {"kind": "slurm", "controller": "ctl", "controller_address": "10.64.9.9"}
@@ -307,7 +314,7 @@ def test_a_lab_site_without_cgroups() -> None:
     assert (conf["ProctrackType"], conf["TaskPlugin"]) == ("proctrack/linuxproc", "task/none")
     assert conf["SlurmdParameters"] == "config_overrides"
     assert conf["PluginDir"] == "/usr/lib/slurm:/srv/slurm/lib"
-    assert conf["AuthInfo"] == "socket=/tmp/t/munge.sock"
+    assert conf["AuthInfo"] == "socket=/tmp/t/munge.sock,cred_expire=30"
     assert all(n["State"] == "FUTURE" for n in lines_of(files["slurm.conf"], "NodeName"))
     assert "CgroupPlugin=disabled" in files["cgroup.conf"].splitlines()
     assert "File=/run/lab/dev/nvidia[0-3]" in files["gres.conf"]
