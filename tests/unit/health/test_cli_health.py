@@ -104,6 +104,19 @@ def test_healthy_node_exits_0_with_one_verdict_on_stdout(
     assert result.stderr == ""
 
 
+def test_the_expectation_the_slurm_node_role_writes_is_read(
+    on_node: Callable[[Callable[[NodeCase], None]], Canned], tmp_path: Path
+) -> None:
+    """/etc/bringup/expected.json: the host's variables as JSON (to_nice_json)."""
+    on_node(_healthy)
+    path = tmp_path / "expected.json"
+    variables = {"inventory_hostname": HGX, "bringup_expected": host_vars(HGX)["bringup_expected"]}
+    path.write_text(json.dumps(variables, indent=4))
+    result = invoke("--expected", str(path), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["node"] == HGX
+
+
 def test_drain_worthy_node_exits_1(
     on_node: Callable[[Callable[[NodeCase], None]], Canned], expected_file: Path
 ) -> None:
