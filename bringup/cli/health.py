@@ -53,7 +53,11 @@ def health_command(
     output: Annotated[Format, typer.Option("--format", help="json or table")] = Format.TABLE,
     report: Annotated[
         str | None,
-        typer.Option("--report", help="Post the verdict to `bringup watch` at this URL."),
+        typer.Option(
+            "--report",
+            help="Post a failing verdict to `bringup watch` at this URL (a healthy one is not "
+            "sent: the watch acts on failures, and a node checks itself every minute).",
+        ),
     ] = None,
     stacks_dir: StacksDirOption = Path("stacks"),
 ) -> None:
@@ -80,7 +84,7 @@ def health_command(
     else:
         sys.stdout.write("".join(f"{line}\n" for line in table_lines(verdict)))
     sys.stdout.flush()
-    if report is not None:
+    if report is not None and verdict.drain:
         _report(report, verdict)
     raise typer.Exit(EXIT_DRAIN if verdict.drain else EXIT_HEALTHY)
 

@@ -242,19 +242,28 @@ def test_report_posts_the_verdict_printed(
     assert watch == [(url, json.loads(result.stdout))]
 
 
-@pytest.mark.parametrize(("change", "code"), [(_healthy, 0), (_gpu_lost, 1)])
+def test_a_healthy_verdict_is_not_sent(
+    on_node: Callable[[Callable[[NodeCase], None]], Canned],
+    expected_file: Path,
+    watch: list[tuple[str, Mapping[str, object]]],
+) -> None:
+    on_node(_healthy)
+    url = "http://unreachable:7070/v1/verdicts"  # would fail, were it sent
+    result = invoke("--expected", str(expected_file), "--format", "json", "--report", url)
+    assert (result.exit_code, result.stderr, watch) == (0, "", [])
+    assert json.loads(result.stdout)["drain"] is False
+
+
 def test_a_watch_away_is_one_line_and_the_verdict_stands(
     on_node: Callable[[Callable[[NodeCase], None]], Canned],
     expected_file: Path,
     watch: list[tuple[str, Mapping[str, object]]],
-    change: Callable[[NodeCase], None],
-    code: int,
 ) -> None:
-    on_node(change)
+    on_node(_gpu_lost)
     url = "http://unreachable:7070/v1/verdicts"
     result = invoke("--expected", str(expected_file), "--format", "json", "--report", url)
-    assert result.exit_code == code
-    assert json.loads(result.stdout)["drain"] is bool(code)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["drain"] is True
     (line,) = result.stderr.splitlines()
     said = f"{url}: not reached: [Errno 111] Connection refused"
     assert line == f"error: verdict not reported: {said}"
