@@ -12,6 +12,7 @@ the stack declarations, the rendered inventories and bringup's state:
     .state/engine/bin/              the engine's wrappers: the CLI and the dynamic providers
     .state/runs/<stack>/            ansible-runner's folders (artifacts of each playbook run)
     .state/admission/<stack>/       burn-in outputs and suite reports of admission runs
+    .state/incidents/<stack>/<id>/  the evidence bundle of each in-service incident
     .state/ledger.sqlite3           the admission ledger (unless BRINGUP_LEDGER_URL is set)
 
 The lab keeps its own folder beside these (bringup.lab owns it). What ships with bringup (roles/,
@@ -181,6 +182,11 @@ class StackPaths:
     def admission(self) -> Path:
         """Burn-in outputs and suite reports of this stack's admission runs."""
         return self.workspace.state / "admission" / self.name
+
+    @property
+    def incidents(self) -> Path:
+        """The evidence bundles of the stack's incidents, one folder each."""
+        return self.workspace.state / "incidents" / self.name
 
     @property
     def artifacts_dir(self) -> str:
