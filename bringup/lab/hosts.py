@@ -27,6 +27,8 @@ from bringup.lab.profile import PROFILE_PATH
 from bringup.lab.system import LabError, alive, in_node, ip, kill, netns_pids, read_pid, run
 
 REPO_MOUNT = "/srv/bringup-lab/repo"
+SHARED_MOUNT = "/srv/bringup-lab/shared"
+"""Where every node of a lab sees the lab's one shared folder (a training job's checkpoints)."""
 GPU_DEVICES = "/run/bringup-lab/dev"
 """Where a node's GPU device nodes are: its /dev is the host's, its /run its own."""
 SSHD_CONFIG = "etc/ssh/sshd_bringup_config"
@@ -61,6 +63,14 @@ while [ "$i" -lt "$GPUS" ]; do
 done
 mount --bind "$REPO" "$R$REPO_MOUNT"
 mount -o remount,bind,ro "$R$REPO_MOUNT"
+if [ -n "$PROJECT" ]; then
+  mkdir -p "$R$PROJECT"
+  mount --bind "$PROJECT" "$R$PROJECT"
+fi
+if [ -n "$SHARED" ]; then
+  mkdir -p "$R$SHARED_MOUNT"
+  mount --bind "$SHARED" "$R$SHARED_MOUNT"
+fi
 echo $$ > "$DIR/anchor.pid"
 exec chroot "$R" /bin/sleep infinity
 """
@@ -183,6 +193,8 @@ def boot(
     log: Path,
     gpus: int = 0,
     slurm_plugins: Path | None = None,
+    project: Path | None = None,
+    shared: Path | None = None,
 ) -> int:
     """Start the node's anchor process and sshd; returns the anchor's pid once sshd listens.
 
@@ -190,6 +202,9 @@ def boot(
     the lab's gres.conf points Slurm. `slurm_plugins`, the host's staged Slurm plugins, is seen
     at its own path on the node, read-only, wherever the checkout is (a node's /tmp is its own):
     the lab's one slurm.conf lists it in PluginDir, whose every folder must exist.
+    `project`, the checkout, is seen at its own path too, for the health check and the jobs
+    that run bringup on the node; `shared`, a folder of the lab's, is every node's
+    :data:`SHARED_MOUNT`, the one place all nodes write to and read from alike.
     """
     base = node_dir(lab, node.name)
     pidfile = base / "anchor.pid"
@@ -202,6 +217,9 @@ def boot(
         "GPU_DEVICES": GPU_DEVICES,
         "GPUS": str(gpus),
         "SLURM_PLUGINS": str(slurm_plugins or ""),
+        "PROJECT": str(project or ""),
+        "SHARED": str(shared or ""),
+        "SHARED_MOUNT": SHARED_MOUNT,
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
     with log.open("ab") as out:

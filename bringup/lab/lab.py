@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sysconfig
 import time
 from dataclasses import dataclass
@@ -90,12 +91,23 @@ class Lab:
         """The slurm_node role's lab overrides: the lab's configuration and MUNGE key (as files
         on this host; the key never becomes a variable's value)."""
         slurm = self.slurm
+        try:
+            url = self.state().get("watch_url")
+        except LabError:
+            url = None
         return {
             "slurm_node_config_dir": str(slurm.dir.absolute()),
             "slurm_node_munge_key_file": str(slurm.munge_key.absolute()),
             "slurm_node_munge_package": MUNGE_LAB_PACKAGE,
             "slurm_node_munge_service": MUNGE_LAB.service,
+            "slurm_node_health_program": shlex.join([*self._node_python(), "-m", "bringup"]),
+            **({"slurm_node_health_report_url": url} if url else {}),
         }
+
+    @property
+    def shared(self) -> Path:
+        """The lab's shared folder: every node's /srv/bringup-lab/shared (hosts.SHARED_MOUNT)."""
+        return self.dir / "shared"
 
     @property
     def key(self) -> Path:
@@ -176,6 +188,7 @@ class Lab:
                 "(`make setup` does)"
             )
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.shared.mkdir(mode=0o1777, exist_ok=True)
         public = self._keypair()
         build_repository(self.repo, self.workspace.slurm if runs_slurm else None)
         for bridge in layout.bridges:
@@ -198,6 +211,8 @@ class Lab:
                 self.dir / "lab.log",
                 gpus=len(profile["gpus"]),
                 slurm_plugins=self.workspace.slurm.plugin_dir if runs_slurm else None,
+                project=self.workspace.repository.absolute(),
+                shared=self.shared,
             )
             host_keys.append(f"{node.name},{node.management.ip} ssh-ed25519 {host_key}\n")
             records.append(_record(node, anchor))
@@ -215,6 +230,14 @@ class Lab:
         if runs_slurm:
             site = self.slurm.configure(plan, layout)
             state["slurm"] = self.slurm.start(site)
+            self._save(state)
+            controller, port = site.controller_address or "127.0.0.1", plan.cluster.health.port
+            ws = self.workspace
+            stacks = ws.stacks if ws.stack_file(self.stack).exists() else ws.repository / "stacks"
+            state["slurm"]["watch"] = self.slurm.start_watch(
+                self.stack, ws.root, stacks, controller, port
+            )
+            state["watch_url"] = f"http://{controller}:{port}/v1/verdicts"
             self._save(state)
         return state
 

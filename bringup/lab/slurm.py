@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,6 +88,16 @@ class LabSlurm:
             cgroup=False,
             config_overrides=True,
             gpu_device=f"{GPU_DEVICES}/nvidia",
+            # Only the nodes that run jobs check themselves between jobs: each check costs about
+            # a second of CPU (the emulated tools are Python), and 21 nodes checking every few
+            # seconds would take this host's two cores. Idle nodes are checked by the Epilog of
+            # each job and by `bringup health --node`.
+            health_node_state="ALLOC,MIXED,CYCLE",
+            # A drill's requeued job back within seconds: a short wait before it may start
+            # again, and a main scheduling loop that looks at it soon after (a lab's queue is
+            # short; a site's keeps Slurm's 60 s).
+            requeue_wait_s=15,
+            sched_interval_s=5,
         )
 
     def configure(self, plan: Plan, layout: LabLayout) -> SlurmSite:
@@ -164,6 +176,40 @@ class LabSlurm:
             )
         return process.pid
 
+    @property
+    def watch_pidfile(self) -> Path:
+        """Where the lab's `bringup watch` writes its pid once it listens."""
+        return self.dir / "run" / "watch.pid"
+
+    def start_watch(self, stack: str, root: Path, stacks: Path, address: str, port: int) -> int:
+        """Start `bringup watch` for the lab's stack at the gateway (the nodes' health checks
+        report there); returns its pid once it answers."""
+        log = self.dir / "log" / "watch.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        pidfile = self.watch_pidfile
+        pidfile.unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "bringup", "watch", "--stack", stack]
+        argv += ["--stacks-dir", str(stacks), "--listen", address, "--port", str(port)]
+        argv += ["--pidfile", str(pidfile)]
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                argv,
+                cwd=root,
+                env={**os.environ, "BRINGUP_ROOT": str(root)},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LabError(f"bringup watch exited: {_tail(log)}")
+            if read_pid(pidfile) == process.pid:
+                return process.pid
+            time.sleep(0.1)
+        raise LabError(f"bringup watch did not listen within {START_TIMEOUT:.0f} s: {_tail(log)}")
+
     def _wait_controller(self, pid: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -198,7 +244,7 @@ class LabSlurm:
         other lab on this host; returns the pids ended."""
         daemons = set(_lab_daemons())
         pids = set((recorded or {}).values())
-        for name in ("run/slurmctld.pid", "munged.pid"):
+        for name in ("run/slurmctld.pid", "munged.pid", "run/watch.pid"):
             pid = read_pid(self.dir / name)
             if pid is not None:
                 pids.add(pid)
@@ -229,9 +275,9 @@ def _answers(socket: Path) -> bool:
 
 
 def _lab_daemons() -> list[int]:
-    """munged and slurmctld processes of any lab on this host: their command lines name a
-    ``.lab/<stack>/slurm/`` folder. A lab of another project may have left them, and only one
-    munged can serve MUNGE's socket."""
+    """munged, slurmctld and `bringup watch` processes of any lab on this host: their command
+    lines name a ``.lab/<stack>/slurm/`` folder. A lab of another project may have left them,
+    and only one munged can serve MUNGE's socket."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -242,7 +288,8 @@ def _lab_daemons() -> list[int]:
             continue
         program = Path(argv[0].decode(errors="replace")).name
         names_lab = any(b"/.lab/" in a and b"/slurm/" in a for a in argv[1:])
-        if names_lab and program in ("munged", "slurmctld"):
+        watch = b"watch" in argv and b"--pidfile" in argv
+        if names_lab and (program in ("munged", "slurmctld") or watch):
             found.append(int(entry.name))
     return found
 

@@ -55,7 +55,10 @@ class LabState(TypedDict):
     seconds: float
     """How long `up` took to start the nodes."""
     slurm: NotRequired[dict[str, int]]
-    """The pids of the lab's munged and slurmctld on the host (a Slurm stack's lab)."""
+    """The pids of the lab's munged, slurmctld and `bringup watch` on the host (a Slurm stack's
+    lab)."""
+    watch_url: NotRequired[str]
+    """Where the nodes' health checks report: the lab's `bringup watch`, at the gateway."""
 
 
 class NodeStatus(TypedDict):
