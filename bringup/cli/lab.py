@@ -1,18 +1,29 @@
-"""`bringup lab up | down | status | fault | faults | heal | slurm`: the embedded lab (needs
-root)."""
+"""`bringup lab up | down | status | fault | faults | heal | slurm | drill`: the embedded lab
+(needs root)."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bringup.cli.common import StackOption, StacksDirOption, console, plan_stack, workspace
+from bringup.cli.common import (
+    StackOption,
+    StacksDirOption,
+    console,
+    ledger,
+    plan_stack,
+    workspace,
+)
 from bringup.cli.tables import lab_table
 from bringup.errors import BringupError
 from bringup.lab.faults import FAULTS, Options
+from bringup.lab.hosts import SHARED_MOUNT
 from bringup.lab.lab import Lab
 from bringup.render.slurm import GPU_PARTITION
 
@@ -125,3 +136,97 @@ def lab_slurm(
     ran = slurm.tool("srun", "-N2", "-w", ",".join(nodes), "--time=5", "hostname")
     screen.print(f"srun -N2 -w {','.join(nodes)} hostname:", soft_wrap=True)
     screen.print(ran.stdout.rstrip(), soft_wrap=True, markup=False)
+
+
+@dataclass(frozen=True)
+class _DrillLab:
+    """The lab as a drill reaches it: its Slurm tools, one fault kind, heal."""
+
+    lab: Lab
+    kind: str
+    options: Options
+
+    def tool(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.lab.slurm.tool(name, *args, check=False)
+
+    def inject(self, node: str) -> str:
+        return self.lab.fault(node, self.kind, self.options)
+
+    def heal(self, node: str) -> None:
+        self.lab.heal(node)
+
+
+@app.command("drill")
+def lab_drill(
+    fault: Annotated[str, typer.Option(help="The fault kind to inject (see the drills below).")],
+    stack: StackOption = "lab",
+    node: Annotated[
+        str | None, typer.Option(help="The node to fault (default: one the job runs on).")
+    ] = None,
+    gpu: Annotated[int, typer.Option(help="GPU index.")] = 0,
+    link: Annotated[int, typer.Option(help="NVLink number.")] = 0,
+    device: Annotated[str | None, typer.Option(help="NIC device, e.g. mlx5_0.")] = None,
+    xid: Annotated[int, typer.Option(help="Xid number.")] = 79,
+    service: Annotated[
+        str | None, typer.Option(help="Daemon for daemon-dead (default nvidia-fabricmanager).")
+    ] = None,
+    mount: Annotated[str | None, typer.Option(help="Mount point for mount-missing.")] = None,
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes of the job (a spare is kept).")] = 3,
+    steps: Annotated[int, typer.Option(min=4, help="Steps of the job.")] = 40,
+    every: Annotated[int, typer.Option(min=1, help="Steps between two checkpoints.")] = 5,
+    step_seconds: Annotated[float, typer.Option(min=0.05, help="Seconds per step.")] = 0.5,
+    timeout: Annotated[float, typer.Option(min=10, help="Seconds before giving up.")] = 300.0,
+    stacks_dir: StacksDirOption = Path("stacks"),
+) -> None:
+    """Run the in-service loop end to end: a requeueable training-like job, a fault mid-run,
+    the drain naming the part, the requeue, the resume from the last checkpoint; prints a JSON
+    summary (seconds fault → drain and → running again, steps redone, the incident).
+
+    Drills: gpu-off-bus, ecc-uncorrectable, nvlink-inactive, row-remap-pending, xid,
+    ib-port-down, cable-cut, ib-rate, daemon-dead, mount-missing. Exit codes: 0 the node was
+    drained and the job completed, 1 otherwise, 2 bad input or a lab without Slurm.
+    """
+    from bringup.admit.prepare import open_ledger
+    from bringup.health.drill import DEFAULT_SERVICE, DRILLS, DrillError, Setup, run_drill
+
+    if fault not in DRILLS:
+        raise BringupError(f"--fault {fault}: not drillable; the drills: {', '.join(DRILLS)}")
+    if every >= steps:
+        raise BringupError(f"--every {every}: expected fewer than --steps ({steps})")
+    ws, cluster, plan = plan_stack(stack, stacks_dir)
+    if node is not None and node not in plan.by_name:
+        raise BringupError(f"--node {node}: not in stack {stack!r}")
+    lab = _lab(stack, stacks_dir)
+    if "watch_url" not in lab.state():
+        raise BringupError(f"lab {stack}: no Slurm and no watch (is the lab up, a Slurm stack?)")
+    if fault == "daemon-dead":
+        service = service or DEFAULT_SERVICE
+    options = Options(gpu, link, device, xid, 1, None, service, mount)
+    setup = Setup(
+        lab.shared,
+        SHARED_MOUNT,
+        tuple(lab.access().node_python),
+        nodes=nodes,
+        steps=steps,
+        every=every,
+        step_seconds=step_seconds,
+        timeout_s=timeout,
+    )
+    with ledger(ws):  # said in one line when the ledger cannot be used, before the job starts
+        pass
+    try:
+        summary = run_drill(
+            _DrillLab(lab, fault, options),
+            plan,
+            lambda: open_ledger(ws),
+            fault,
+            setup,
+            node=node,
+            service=service,
+            interval_s=cluster.health.interval_s,
+        )
+    except DrillError as error:
+        raise BringupError(str(error)) from None
+    typer.echo(json.dumps(summary, indent=1))
+    if summary["seconds_fault_to_drain"] is None or not summary["job_completed"]:
+        raise typer.Exit(1)
