@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from bringup.cli import admit, engine, lab, plan, provision
+from bringup.cli import admit, engine, health, incidents, lab, plan, provision, watch
 from bringup.cli.common import EXIT_BAD_INPUT, ErrorEdge
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (plan, engine, provision, admit):
+for group in (plan, engine, provision, admit, health, incidents, watch):
     group.register(app)
 app.add_typer(lab.app, name="lab")
 

@@ -164,15 +164,87 @@ def repaired_command(
     node: Annotated[str, typer.Argument(help="The node repaired.")],
     note: Annotated[str, typer.Option(help="What was done (part swapped, RMA number).")],
     stack: StackOption = "lab",
+    level: Annotated[
+        int, typer.Option(min=1, max=4, help="DCGM diagnostic level of the repair's burn-in.")
+    ] = 3,
+    policy: Annotated[
+        str,
+        typer.Option("--domain-policy", help="NVLink domains: 'unit' (all trays) or 'quorum:N'."),
+    ] = "unit",
+    revalidate: Annotated[
+        bool,
+        typer.Option(
+            "--revalidate/--mark-only",
+            help="Prove the node now (burn-in, suite, back in service on a pass), or only "
+            "record the repair for the next `admit` or `up --admit`.",
+        ),
+    ] = True,
     stacks_dir: StacksDirOption = Path("stacks"),
 ) -> None:
-    """Record that a quarantined node was repaired; its next `admit` revalidates it."""
-    ws, _, plan = plan_stack(stack, stacks_dir)
+    """Record that a node was repaired, then prove it again: burn-in at the repair level (DCGM
+    level 3 by default), the validation suite, and on a pass back in service (its incidents
+    closed, bringup's drain lifted; someone else's drain stays). On a fail it stays out, with
+    the new findings. The ledger keeps the whole life: admitted, incident, quarantined,
+    repaired, burn-in, revalidated, admitted.
+
+    Exit codes: 0 admitted again (or marked, with --mark-only), 1 still out (quarantined or
+    unreachable) or the scheduler not told, 2 bad input or an unusable environment.
+    """
+    ws, cluster, plan = plan_stack(stack, stacks_dir)
     if node not in plan.by_name:
         raise BringupError(f"node {node!r}: not in stack {stack!r}")
+    from bringup.admit.prepare import check_policy
+
+    parsed = domain_policy(policy)  # bad input is refused before the mark is written
+    check_policy(parsed, plan, [node])
+    screen = console()
     with ledger(ws) as opened:
         opened.mark_repaired(stack, node, note)
-    console().print(f"{node}: repaired ({note})")
+    screen.print(f"{node}: repaired ({note})", soft_wrap=True, markup=False)
+    if not revalidate:
+        return
+    from bringup.admit.admission import admit  # what revalidation needs, loaded when it runs
+    from bringup.admit.prepare import admission_request
+
+    request = admission_request(
+        plan,
+        ws.stack(stack),
+        access_of(ws, stack, cluster),
+        limit=[node],
+        policy=parsed,
+        dcgm_level=level,
+        burn_in=True,
+        batch=1,
+    )
+    with ledger(ws) as opened:
+        result = admit(
+            request,
+            opened,
+            on_phase=lambda phase, hosts: screen.print(f"{phase}: {len(hosts)} node(s)"),
+        )
+        verdict = result.verdicts[node]
+        closed = []
+        if verdict.verdict == "admitted":
+            closed = opened.close_incidents(
+                stack, node, f"repaired ({note}); revalidated by run {result.run_id}"
+            )
+    screen.print(admission_table(result, plan))
+    told = result.scheduler.outcomes.get(node)
+    if verdict.verdict == "admitted":
+        shown = ", ".join(f"#{i}" for i in closed) or "none open"
+        screen.print(f"{node}: admitted again; incidents closed: {shown}", soft_wrap=True)
+        if told is not None:
+            screen.print(f"scheduler: {told.describe()}", soft_wrap=True, markup=False)
+    else:
+        screen.print(f"{node}: {verdict.verdict}; it stays out", soft_wrap=True)
+    if result.scheduler.error is not None:
+        console(stderr=True).print(
+            f"error: scheduler {result.scheduler.described} was not told: {result.scheduler.error}",
+            soft_wrap=True,
+            markup=False,
+        )
+    if verdict.verdict != "admitted" or result.scheduler.error is not None:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

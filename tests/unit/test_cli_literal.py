@@ -93,7 +93,7 @@ def _quarantine(project: Path, finding: Finding) -> None:
 
 def test_a_repair_note_with_markup_prints_as_it_is(project: Path) -> None:
     _quarantine(project, Finding(f"gpu:{NODE}/2", "gpu.ecc_uncorrected", "3", "0"))
-    result = bringup("repaired", NODE, "--note", MARKUP, "--stack", "lab")
+    result = bringup("repaired", NODE, "--note", MARKUP, "--stack", "lab", "--mark-only")
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout == f"{NODE}: repaired ({MARKUP})\n"
 

@@ -83,7 +83,9 @@ def test_status_json_counts_admitted_capacity_per_sku(project: Path) -> None:
 
 
 def test_repaired_needs_a_quarantined_node(project: Path) -> None:
-    code, output = invoke("repaired", NODE, "--note", "GPU 2 swapped", "--stack", "lab")
+    code, output = invoke(
+        "repaired", NODE, "--note", "GPU 2 swapped", "--stack", "lab", "--mark-only"
+    )
     assert code == 2
     assert "ledger:" in output
     code, output = invoke("repaired", "nope", "--note", "x", "--stack", "lab")
