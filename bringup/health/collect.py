@@ -7,8 +7,9 @@ finding, not a check that never ends. On the node it runs under ``sh -c``; from 
 over the same SSH bringup reads its converge records with (``bringup.provision.markers``), with
 the stack's Access.
 
-Only a failing verdict pays for more: the kernel log's tail and the text report of nvidia-smi,
-collected after judging, kept in the verdict's evidence (:func:`failure_evidence`).
+Only a failing verdict pays for more: the kernel log's tail, the text report of nvidia-smi and
+DCGM's discovery, collected after judging, kept in the verdict's evidence
+(:func:`failure_evidence`).
 
 >>> # verdict = check(expected, Trigger.INTERVAL, LOCAL)
 """
@@ -54,6 +55,9 @@ KERNEL_LOG = Section(
     "if [ -r /var/log/kern.log ]; then tail -n 200 /var/log/kern.log; else dmesg | tail -n 200; fi",
 )
 NVIDIA_SMI_Q = Section("nvidia-smi-q", "$T nvidia-smi -q")
+DCGM_DISCOVERY = Section("dcgmi-discovery", "$T dcgmi discovery -l")
+"""What DCGM sees of the node's GPUs and NVSwitches: beside nvidia-smi, the second witness of
+a GPU lost or present."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,10 @@ def collect_remote(
 
 def failure_evidence(expected: NodeExpectation, channel: Channel) -> dict[str, str]:
     """What a failing verdict keeps beside its sections: the kernel log's last lines and, on a
-    GPU node, nvidia-smi's full text report. Each bounded; what did not come back is left out."""
-    sections = [KERNEL_LOG, *([NVIDIA_SMI_Q] if expected.gpu_count else [])]
+    GPU node, nvidia-smi's full text report and what DCGM discovers. Each bounded; what did not
+    come back is left out."""
+    gpus = [NVIDIA_SMI_Q, DCGM_DISCOVERY] if expected.gpu_count else []
+    sections = [KERNEL_LOG, *gpus]
     done = channel.run(script(sections, tool_timeout_s=TOOL_TIMEOUT_S), EVIDENCE_TIMEOUT_S)
     outputs = judge_run(expected.name, done.rc, done.stdout, done.stderr)
     return {s.name: bounded(outputs.text(s.name)) for s in sections if outputs.has(s.name)}

@@ -89,13 +89,17 @@ class Recorded:
         return self.answers.pop(0)
 
 
-def test_a_failing_verdict_brings_the_kernel_log_and_nvidia_smi(
+def test_a_failing_verdict_brings_the_kernel_log_nvidia_smi_and_dcgm(
     make_case: Callable[[str], NodeCase],
 ) -> None:
     case = make_case(HGX)
     case.fault("gpu-off-bus", gpu=2)
     node = case.node()
-    evidence = {"kernel-log": ("NVRM: Xid (PCI:0000:3a:00): 79\n", 0), "nvidia-smi-q": ("GPU", 0)}
+    evidence = {
+        "kernel-log": ("NVRM: Xid (PCI:0000:3a:00): 79\n", 0),
+        "nvidia-smi-q": ("GPU", 0),
+        "dcgmi-discovery": ("7 GPUs found.", 0),
+    }
     channel = Recorded(
         [Run(0, _printed(dict(node.outputs.sections)), ""), Run(0, _printed(evidence), "")]
     )
@@ -105,6 +109,8 @@ def test_a_failing_verdict_brings_the_kernel_log_and_nvidia_smi(
     assert len(channel.scripts) == 2
     assert "tail -n 200 /var/log/kern.log" in channel.scripts[1]
     assert "nvidia-smi -q" in channel.scripts[1]
+    assert "dcgmi discovery -l" in channel.scripts[1]
+    assert verdict.evidence["dcgmi-discovery"] == "7 GPUs found."
     assert verdict.evidence["kernel-log"] == "NVRM: Xid (PCI:0000:3a:00): 79\n"
     assert "nvidia-smi-xml" in verdict.evidence
 
