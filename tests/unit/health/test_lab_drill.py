@@ -48,7 +48,8 @@ class Site:
         self.ws = Workspace(project)
 
     def bringup(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "bringup", *args, "--stacks-dir", str(REPOSITORY / "stacks")]
+        stacks = [] if args[:2] == ("lab", "down") else ["--stacks-dir", str(REPOSITORY / "stacks")]
+        argv = [sys.executable, "-m", "bringup", *args, *stacks]
         done = subprocess.run(
             argv,
             cwd=self.project,
