@@ -543,6 +543,7 @@ class Ledger:
         reason: str = "",
     ) -> bool:
         """Record a run's verdict on a node, its findings and the node's new state, at once.
+        An admitted node's unclosed incidents are closed with it: it has proven itself again.
 
         Returns False, changing nothing, when the run already has a verdict for the node.
         """
@@ -570,6 +571,12 @@ class Ledger:
                         rows,
                     )
                 self._move(tx, stack, node, verdict, run_id, reason, verdict_id)
+                if verdict == "admitted":  # proven again: its incidents in service are over
+                    tx.execute(
+                        "UPDATE incidents SET status = 'closed', closed_at = ?, resolution = ? "
+                        f"WHERE stack = ? AND node = ? AND {_UNCLOSED_SQL}",
+                        (timestamp(), f"admitted again by run {run_id}", stack, node),
+                    )
         except LedgerConflict:  # another process recorded it between our check and insert
             with self._db.transaction(write=False) as tx:
                 if self._has_verdict(tx, run_id, node):

@@ -223,11 +223,11 @@ def repaired_command(
             on_phase=lambda phase, hosts: screen.print(f"{phase}: {len(hosts)} node(s)"),
         )
         verdict = result.verdicts[node]
-        closed = []
-        if verdict.verdict == "admitted":
-            closed = opened.close_incidents(
-                stack, node, f"repaired ({note}); revalidated by run {result.run_id}"
-            )
+        closed = [
+            i.id
+            for i in opened.incidents(stack, node=node, status="closed")
+            if i.resolution == f"admitted again by run {result.run_id}"
+        ]
     screen.print(admission_table(result, plan))
     told = result.scheduler.outcomes.get(node)
     if verdict.verdict == "admitted":
