@@ -57,6 +57,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/provision_scale.py
 	$(BIN)/python benchmarks/admission_scale.py
 	$(BIN)/python benchmarks/admission_modes.py
+	$(BIN)/python benchmarks/drill.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out
