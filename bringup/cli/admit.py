@@ -31,6 +31,12 @@ class Via(StrEnum):
     SCHEDULER = "scheduler"
 
 
+PolicyOption = Annotated[
+    str,
+    typer.Option("--domain-policy", help="NVLink domains: 'unit' (all trays) or 'quorum:N'."),
+]
+
+
 def domain_policy(value: str) -> DomainPolicy:
     """The --domain-policy option, parsed."""
     try:
@@ -45,10 +51,7 @@ def admit_command(
     level: Annotated[
         int, typer.Option(min=1, max=4, help="DCGM diagnostic level of the burn-in.")
     ] = 1,
-    policy: Annotated[
-        str,
-        typer.Option("--domain-policy", help="NVLink domains: 'unit' (all trays) or 'quorum:N'."),
-    ] = "unit",
+    policy: PolicyOption = "unit",
     burn_in: Annotated[
         bool, typer.Option("--burn-in/--no-burn-in", help="Burn in before validating.")
     ] = True,
@@ -167,10 +170,7 @@ def repaired_command(
     level: Annotated[
         int, typer.Option(min=1, max=4, help="DCGM diagnostic level of the repair's burn-in.")
     ] = 3,
-    policy: Annotated[
-        str,
-        typer.Option("--domain-policy", help="NVLink domains: 'unit' (all trays) or 'quorum:N'."),
-    ] = "unit",
+    policy: PolicyOption = "unit",
     revalidate: Annotated[
         bool,
         typer.Option(
