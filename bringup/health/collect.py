@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bringup.health.checks import SECTION_KINDS, HealthError, bounded, judge_health
-from bringup.health.verdict import HealthVerdict, Trigger
+from bringup.health.verdict import Action, HealthVerdict, Severity, Trigger
 from bringup.plan import NodeExpectation
 from bringup.validation.collect import (
     BEGIN,
@@ -148,16 +148,45 @@ def failure_evidence(expected: NodeExpectation, channel: Channel) -> dict[str, s
     return {s.name: bounded(outputs.text(s.name)) for s in sections if outputs.has(s.name)}
 
 
-def check(expected: NodeExpectation, trigger: Trigger | str, channel: Channel) -> HealthVerdict:
-    """Collect, judge, and on a failing verdict add the failure evidence."""
-    started, clock = datetime.now(UTC), time.monotonic()
-    outputs = collect(expected, channel)
-    duration = time.monotonic() - clock
-    verdict = judge_health(expected, outputs, trigger, observed_at=started, duration_s=duration)
+RECHECK_S = 3.0
+"""How long a verdict that only finds daemons down waits before it looks again: a converge or
+an operator restarting a daemon leaves it down for a moment, which is not a failure."""
+
+
+def check(
+    expected: NodeExpectation,
+    trigger: Trigger | str,
+    channel: Channel,
+    *,
+    recheck_s: float = RECHECK_S,
+) -> HealthVerdict:
+    """Collect, judge, and on a failing verdict add the failure evidence.
+
+    A verdict whose only critical findings are daemons down is taken again after `recheck_s`
+    seconds, and the second one stands: a daemon being restarted does not drain its node, a
+    dead one does, a few seconds later.
+    """
+    verdict = _judged(expected, trigger, channel)
+    if verdict.drain and _daemons_only(verdict) and recheck_s > 0:
+        time.sleep(recheck_s)
+        verdict = _judged(expected, trigger, channel)
     if verdict.healthy:
         return verdict
     extra = failure_evidence(expected, channel)
     return replace(verdict, evidence={**verdict.evidence, **extra})
+
+
+def _judged(expected: NodeExpectation, trigger: Trigger | str, channel: Channel) -> HealthVerdict:
+    started, clock = datetime.now(UTC), time.monotonic()
+    outputs = collect(expected, channel)
+    duration = time.monotonic() - clock
+    return judge_health(expected, outputs, trigger, observed_at=started, duration_s=duration)
+
+
+def _daemons_only(verdict: HealthVerdict) -> bool:
+    """Whether every critical finding asks for a daemon to be restarted."""
+    critical = [f for f in verdict.findings if f.severity == Severity.CRITICAL]
+    return bool(critical) and all(f.action == Action.RESTART_SERVICE for f in critical)
 
 
 def _run(argv: list[str], timeout_s: float) -> Run:

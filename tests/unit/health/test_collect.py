@@ -176,3 +176,51 @@ def test_a_node_without_an_address_cannot_be_reached() -> None:
     expected = cpu_node().model_copy(update={"management_address": None})
     with pytest.raises(HealthError, match=f"{CPU}: no in-band address"):
         Remote.of(expected, Access())
+
+
+def _fm(case: NodeCase, state: str) -> dict[str, tuple[str, int]]:
+    """The node's sections with its fabric manager `state` (running or failed)."""
+    case.profile["services"]["nvidia-fabricmanager"] = state
+    return dict(case.node().outputs.sections)
+
+
+def test_a_daemon_down_is_looked_at_again_before_it_drains(
+    make_case: Callable[[str], NodeCase], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(health_collect.time, "sleep", slept.append)
+    case = make_case(HGX)
+    restarting = _fm(case, "failed")
+    back = _fm(case, "running")
+    channel = Recorded([Run(0, _printed(restarting), ""), Run(0, _printed(back), "")])
+    verdict = check(case.node().expected, "interval", channel)
+    assert verdict.healthy
+    assert (len(channel.scripts), slept) == (2, [health_collect.RECHECK_S])
+
+
+def test_a_daemon_still_down_drains_after_the_second_look(
+    make_case: Callable[[str], NodeCase], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health_collect.time, "sleep", lambda _: None)
+    case = make_case(HGX)
+    dead = _fm(case, "failed")
+    evidence = {"kernel-log": ("", 0)}
+    channel = Recorded(
+        [Run(0, _printed(dead), ""), Run(0, _printed(dead), ""), Run(0, _printed(evidence), "")]
+    )
+    verdict = check(case.node().expected, "interval", channel)
+    assert verdict.drain
+    assert [f.finding.check for f in verdict.findings] == ["nvlink.fabric_manager"]
+    assert len(channel.scripts) == 3
+
+
+def test_a_lost_gpu_drains_at_the_first_look(
+    make_case: Callable[[str], NodeCase], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health_collect.time, "sleep", lambda _: pytest.fail("slept"))
+    case = make_case(HGX)
+    case.fault("gpu-off-bus", gpu=1)
+    sections = dict(case.node().outputs.sections)
+    channel = Recorded([Run(0, _printed(sections), ""), Run(0, _printed({}), "")])
+    assert check(case.node().expected, "epilog", channel).drain
+    assert len(channel.scripts) == 2  # the look, then its evidence
