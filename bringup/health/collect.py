@@ -148,7 +148,7 @@ def failure_evidence(expected: NodeExpectation, channel: Channel) -> dict[str, s
     return {s.name: bounded(outputs.text(s.name)) for s in sections if outputs.has(s.name)}
 
 
-RECHECK_S = 3.0
+RECHECK_S = 2.0
 """How long a verdict that only finds daemons down waits before it looks again: a converge or
 an operator restarting a daemon leaves it down for a moment, which is not a failure."""
 
