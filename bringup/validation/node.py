@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
@@ -88,13 +89,16 @@ class Link:
 
 @dataclass
 class Node:
-    """One node of the run: its expectation, outputs, burn-in folder and the DCGM level its
-    burn-in ran at."""
+    """One node of the run: its expectation, outputs, burn-in folder, the DCGM level its
+    burn-in ran at, and, when admission revalidates it, when it was repaired."""
 
     expected: NodeExpectation
     outputs: NodeOutputs
     burn_in_dir: Path | None = None
     diag_level: int | None = None
+    repaired_at: datetime | None = None
+    """The node's latest repair mark (timezone-aware): what the driver logged before it does not
+    count against the node (bringup.validation.repaired). None outside a revalidation."""
 
     @property
     def name(self) -> str:

@@ -8,7 +8,8 @@ Thresholds (SKU catalog, DOMAIN.md §5): uncorrected volatile ECC > ecc_uncorrec
 corrected SRAM ECC > ecc_sram_corrected_max fails; a pending (unless allowed) or failed row
 remap fails; any Xid of xid_critical within xid_window_hours fails; the PCIe link must reach the
 planned generation (the link's max, since an idle GPU trains down) and width; a hardware
-slowdown holding the clocks fails.
+slowdown holding the clocks fails. On a node admission revalidates after a repair, the Xids
+logged before the repair do not count (`recent_xids`).
 """
 
 from __future__ import annotations
@@ -176,12 +177,22 @@ def row_remap(node: Node) -> list[Finding]:
 def recent_xids(node: Node, numbers: set[int]) -> list[XidEvent]:
     """Events of `numbers` within the window (an event whose age cannot be told counts). A GPU
     fallen off the bus stays lost until the node reboots: that event counts at any age, as long
-    as it happened since the last boot."""
+    as it happened since the last boot.
+
+    On a node being revalidated (`Node.repaired_at`), an event the driver logged before the
+    repair does not count, Xid 79 included: the repair reset, reseated or replaced the GPU
+    (one still lost is gpu.count's finding). One whose time cannot be told still counts. The
+    repair mark is stamped by the controller's clock and the events by the node's: the two are
+    taken to agree (NTP), and the node's clock section turns an uptime stamp into a time.
+    """
     window = float(node.expected.threshold("xid_window_hours") or 2.0) * 3600
     uptime, epoch = node.clock
+    repaired = node.repaired_at.timestamp() if node.repaired_at is not None else None
     recent = []
     for event in node.xids:
         if event.xid not in numbers:
+            continue
+        if repaired is not None and logged_before(event, repaired, (uptime, epoch)):
             continue
         if event.xid == FALLEN_OFF_BUS_XID and (
             event.uptime_seconds is None or event.uptime_seconds <= uptime
@@ -195,6 +206,29 @@ def recent_xids(node: Node, numbers: set[int]) -> list[XidEvent]:
             continue
         recent.append(event)
     return recent
+
+
+def logged_before(event: XidEvent, moment: float, clock: tuple[float, int]) -> bool:
+    """Whether the driver logged `event` before `moment` (epoch seconds), as far as the node's
+    `clock` (uptime, epoch) tells: by the event's zoned timestamp; else by its uptime stamp, at
+    boot + stamp when the stamp is within this boot's uptime, and before this boot began when it
+    is past it (an earlier boot's line, kept in kern.log). A naive or yearless timestamp with
+    no uptime stamp tells nothing: False.
+
+    >>> from bringup.parsers.xid import parse_xid_log
+    >>> event, = parse_xid_log("[ 100.0] NVRM: Xid (PCI:0000:18:00): 48, pid=1, DBE")
+    >>> logged_before(event, 1_000_000.0, (3600.0, 1_000_000))  # logged 3500 s ago
+    True
+    """
+    uptime, epoch = clock
+    if event.timestamp is not None and event.timestamp.tzinfo is not None:
+        return event.timestamp.timestamp() < moment
+    if event.uptime_seconds is None:
+        return False
+    boot = epoch - uptime
+    if event.uptime_seconds > uptime:
+        return boot <= moment
+    return boot + event.uptime_seconds < moment
 
 
 def xid_component(node: Node, event: XidEvent) -> str:

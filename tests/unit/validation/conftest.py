@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class NodeCase:
     kernel_lines: list[str] = field(default_factory=list)
     overrides: dict[str, tuple[str, int]] = field(default_factory=dict)
     burn_in_dir: Path | None = None
+    repaired_at: datetime | None = None
     # the lab stamps fault Xids with the host's uptime; a node read now shares that clock
     uptime: float = field(default_factory=lambda: host_uptime())
 
@@ -112,7 +114,7 @@ class NodeCase:
             sections[write_section(m.mount)] = ("", 0 if mounted else 1)
         sections.update(self.overrides)
         outputs = NodeOutputs(self.name, sections)
-        return Node(expected, outputs, self.burn_in_dir, host.diag_level)
+        return Node(expected, outputs, self.burn_in_dir, host.diag_level, self.repaired_at)
 
 
 def _ip_addr(profile: dict[str, Any]) -> list[dict[str, Any]]:
