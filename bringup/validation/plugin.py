@@ -14,6 +14,9 @@ tests/validation/conftest.py registers it. It adds:
   the controller, at most 32).
 - ``--bringup-retries=N``: how many times a node that did not answer is tried again, after
   5 s and then 15 s, before it is reported unreachable (default 2).
+- ``--bringup-repaired=FILE``: a JSON object, node -> the ISO-8601 time of its latest repair
+  (bringup.validation.repaired), for the nodes admission revalidates: the Xid checks of a node
+  listed ignore what the driver logged before that time.
 
 Speed: before the first test, every host of the run is collected in parallel, one remote
 command each (bringup.validation.collect), and the outputs are cached for the session; every
@@ -46,6 +49,7 @@ from bringup.validation.expected import (
 )
 from bringup.validation.judges import JUDGES
 from bringup.validation.node import Node
+from bringup.validation.repaired import RepairedError, read_repaired
 from bringup.validation.report import Finding, HostReport, Outcome, TestOutcome, write_report
 
 DEFAULT_WORKERS = min(32, 8 * (os.cpu_count() or 1))
@@ -110,6 +114,8 @@ class Suite:
         self.errors: dict[str, str] = {}  # pytest id -> why no Node
         self.outcomes: dict[str, list[TestOutcome]] = {}  # host name -> outcomes
         self.collected = False
+        repaired = self.option("bringup_repaired")
+        self.repaired = read_repaired(Path(str(repaired))) if repaired else {}  # node -> time
 
     def option(self, name: str) -> object:
         return self.config.getoption(name)
@@ -151,7 +157,10 @@ class Suite:
             time.sleep(delay)
             outputs.update(self._collect(again))
         for key, wanted in expectations.items():
-            self.nodes[key] = Node(wanted.expected, outputs[key], folder, wanted.diag_level)
+            repaired = self.repaired.get(wanted.expected.name)
+            self.nodes[key] = Node(
+                wanted.expected, outputs[key], folder, wanted.diag_level, repaired
+            )
 
     def _collect(self, expectations: dict[str, HostExpectation]) -> dict[str, NodeOutputs]:
         """One collection of each host, `--bringup-collect-workers` at once."""
@@ -247,6 +256,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT_WORKERS,
         help="nodes collected at once",
     )
+    group.addoption(
+        "--bringup-repaired",
+        dest="bringup_repaired",
+        default=None,
+        help="JSON file of node -> time of its latest repair: Xids logged before it do not count",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -255,7 +270,10 @@ def pytest_configure(config: pytest.Config) -> None:
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
-    config.stash[SUITE] = Suite(config)
+    try:
+        config.stash[SUITE] = Suite(config)
+    except RepairedError as error:
+        raise pytest.UsageError(f"--bringup-repaired: {error}") from None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

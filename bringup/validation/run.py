@@ -33,6 +33,7 @@ def suite_command(
     junit: Path | None = None,
     burn_in_dir: Path | None = None,
     ssh_config: Path | None = None,
+    repaired: Path | None = None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
     """The pytest command line for one shard of hosts (`suite`: the tests/validation folder)."""
@@ -49,6 +50,8 @@ def suite_command(
         argv.append(f"--bringup-burn-in={burn_in_dir}")
     if ssh_config is not None:
         argv.append(f"--ssh-config={ssh_config}")
+    if repaired is not None:
+        argv.append(f"--bringup-repaired={repaired}")
     return [*argv, *extra_args]
 
 
@@ -66,6 +69,7 @@ def run_suite(
     junit: Path | None = None,
     burn_in_dir: Path | None = None,
     ssh_config: Path | None = None,
+    repaired: Path | None = None,
     workers: int | None = None,
     extra_args: Sequence[str] = (),
 ) -> dict[str, HostReport]:
@@ -73,6 +77,8 @@ def run_suite(
 
     `workers` is the number of pytest processes (default: one per 256 hosts). With one
     worker, `junit` is pytest's own file; with several, each shard writes ``<junit>.<i>.xml``.
+    `repaired` is the file of the repaired nodes' repair times (bringup.validation.repaired),
+    given to every shard: the Xid checks of a node in it ignore what came before its repair.
     `extra_args` go to pytest as they are (``--bringup-diag-level=1``, ``-x``...).
     """
     wanted = list(dict.fromkeys(hosts))
@@ -85,7 +91,7 @@ def run_suite(
         shard_junit = junit if single or junit is None else junit.with_suffix(f".{index}.xml")
         argv = suite_command(inventory, shard, suite=suite, report=part, junit=shard_junit,
                              burn_in_dir=burn_in_dir, ssh_config=ssh_config,
-                             extra_args=extra_args)  # fmt: skip
+                             repaired=repaired, extra_args=extra_args)  # fmt: skip
         done = subprocess.run(
             argv, capture_output=True, text=True, cwd=suite.parents[1], check=False
         )

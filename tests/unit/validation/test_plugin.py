@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,15 @@ import pytest
 import yaml
 
 from bringup.validation.checks import Check
+from bringup.validation.repaired import write_repaired
 from bringup.validation.report import HostReport, read_report
-from bringup.validation.run import run_suite
+from bringup.validation.run import run_suite, suite_command
 from bringup.workspace import REPOSITORY
 from tests.unit.validation.conftest import CPU, HGX, host_vars
 
 SUITE = REPOSITORY / "tests" / "validation"
+REPAIRED_AT = datetime(2026, 11, 25, 4, tzinfo=UTC)
+NOW = datetime(2026, 11, 25, 5, tzinfo=UTC)
 
 
 def write_host_vars(path: Path, name: str, mount: Path) -> Path:
@@ -185,3 +189,40 @@ def test_a_node_that_answers_on_a_retry_is_not_unreachable(
     assert outputs["dead"].unreachable
     assert "timed out" in outputs["dead"].message
     assert hosts["dead"].calls == 1 + retries  # the first try and the retries, no more
+
+
+def test_a_node_listed_as_repaired_gets_its_repair_time(tmp_path: Path) -> None:
+    from bringup.validation import plugin
+
+    repaired = write_repaired(tmp_path / "repaired.json", {CPU: REPAIRED_AT, "other": NOW})
+    for given, expected in ((repaired, REPAIRED_AT), (None, None)):
+        config = Options(bringup_retries=0, bringup_collect_workers=1, bringup_repaired=given)
+        suite = plugin.Suite(config)  # type: ignore[arg-type]
+        host = FlakyHost(CPU, 0)
+        suite.hosts[host.backend.get_pytest_id()] = host  # type: ignore[assignment]
+        suite.collect_all()
+        (node,) = suite.nodes.values()
+        assert (node.name, node.repaired_at) == (CPU, expected)
+
+
+def test_an_unreadable_repair_file_stops_the_suite_before_any_test(tmp_path: Path) -> None:
+    host_vars = write_host_vars(tmp_path / "me.yml", "me", tmp_path)
+    repaired = tmp_path / "repaired.json"
+    repaired.write_text('{"me": "2026-11-25T04:00:00"}')
+    done = run_pytest(
+        "--hosts=local://", f"--bringup-expected={host_vars}", f"--bringup-repaired={repaired}",
+        f"--bringup-report={tmp_path / 'report.json'}",
+    )  # fmt: skip
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:]
+    assert f"--bringup-repaired: {repaired}: me: repair time" in done.stderr
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_the_suite_command_carries_the_repair_file(tmp_path: Path) -> None:
+    argv = suite_command(
+        tmp_path / "hosts.yml", ["n1"], suite=SUITE, report=tmp_path / "r.json",
+        repaired=tmp_path / "repaired.json",
+    )  # fmt: skip
+    assert f"--bringup-repaired={tmp_path / 'repaired.json'}" in argv
+    plain = suite_command(tmp_path / "hosts.yml", ["n1"], suite=SUITE, report=tmp_path / "r.json")
+    assert not [a for a in plain if a.startswith("--bringup-repaired")]
