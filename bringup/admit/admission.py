@@ -4,7 +4,9 @@ One run judges a set of nodes of a stack, in batches:
 
 1. burn-in (playbooks/burn_in.yml, DCGM diag at the chosen level) on the batch, outputs fetched
    to the controller; a node the playbook cannot reach is judged unreachable right there;
-2. the validation suite (tests/validation) on the batch's nodes, in parallel;
+2. the validation suite (tests/validation) on the batch's nodes, in parallel; a node repaired
+   since its last verdict is revalidated, and the suite is given the time of its latest repair
+   mark, before which the driver's Xids do not count against it (`bringup.validation.repaired`);
 3. per node a verdict (`bringup.admit.verdict`), with differential attribution, then the NVLink
    domain policy; each verdict, its findings and the node's new state go to the ledger in one
    transaction.
@@ -55,6 +57,7 @@ from bringup.scheduler.adapter import (
     bringup_reason,
 )
 from bringup.validation.checks import Check
+from bringup.validation.repaired import write_repaired
 from bringup.validation.report import Finding, HostReport, read_report
 from bringup.wire import Wire
 from bringup.workspace import REPOSITORY
@@ -223,7 +226,8 @@ def admit(
                 ledger.record_state(stack, host, "burn-in", run_id=run.id)
             if on_phase:
                 on_phase("burn-in and validate on the nodes", batch)
-            early, reports = _on_nodes(request, run.id, start, batch, to_burn)
+            repaired = _repaired_file(ledger, request, run.id, start, batch)
+            early, reports = _on_nodes(request, run.id, start, batch, to_burn, repaired)
             verdicts |= early
             for host in reports:
                 if not _validating_in(ledger, stack, host, run.id):
@@ -258,6 +262,7 @@ def admit(
             if to_validate:
                 if on_phase:
                     on_phase("validate", to_validate)
+                repaired = _repaired_file(ledger, request, run.id, start, to_validate)
                 reports = suite(
                     request.inventory,
                     to_validate,
@@ -266,6 +271,7 @@ def admit(
                     junit=work / "reports" / f"{run.id}-{start}.xml",
                     burn_in_dir=burn_in_dir if request.burn_in else None,
                     ssh_config=request.access.ssh_config,
+                    repaired=repaired,
                     extra_args=[f"--bringup-diag-level={request.dcgm_level}"],
                 )
                 for host in to_validate:
@@ -452,6 +458,21 @@ def _validating_in(ledger: Ledger, stack: str, node: str, run_id: str) -> bool:
     return bool(status and status.state in VALIDATING and status.run_id == run_id)
 
 
+def _repaired_file(
+    ledger: Ledger, request: AdmissionRequest, run_id: str, start: int, hosts: Sequence[str]
+) -> Path | None:
+    """Write, beside the batch's report, the time of the latest repair mark of each of `hosts`
+    repaired since its last verdict (the suite's --bringup-repaired file); None when none was."""
+    repaired = {
+        host: moment
+        for host in hosts
+        if (moment := ledger.pending_repair(request.stack, host)) is not None
+    }
+    if not repaired:
+        return None
+    return write_repaired(request.work / "reports" / f"{run_id}-{start}.repaired.json", repaired)
+
+
 def _burn_in(request: AdmissionRequest, hosts: Sequence[str], out: Path) -> dict[str, NodeVerdict]:
     """Run the burn-in playbook; verdicts for the hosts it could not burn in."""
     out.mkdir(parents=True, exist_ok=True)  # the role replaces each node's own folder
@@ -487,10 +508,16 @@ def _burn_in(request: AdmissionRequest, hosts: Sequence[str], out: Path) -> dict
 
 
 def _on_nodes(
-    request: AdmissionRequest, run_id: str, start: int, batch: Sequence[str], to_burn: Sequence[str]
+    request: AdmissionRequest,
+    run_id: str,
+    start: int,
+    batch: Sequence[str],
+    to_burn: Sequence[str],
+    repaired: Path | None,
 ) -> tuple[dict[str, NodeVerdict], dict[str, HostReport]]:
     """Burn in (the nodes of `to_burn`) and validate `batch` as the scheduler's jobs on the
-    nodes: verdicts for the nodes that could not be, and the suite's report of the others."""
+    nodes: verdicts for the nodes that could not be, and the suite's report of the others.
+    Every node is given the file of repair times (`repaired`); each looks itself up in it."""
     from bringup.admit.on_node import MARKER
     from bringup.scheduler.jobs import runner_for
 
@@ -510,6 +537,7 @@ def _on_nodes(
             f"--work={request.work / 'on-node' / run_id}", f"--level={request.dcgm_level}",
             f"--extra-vars={json.dumps(request.access.extra_vars)}",
             *(["--burn-in"] if burn_in else []),
+            *([f"--repaired={repaired}"] if repaired is not None else []),
         ]  # fmt: skip
         runs = runner.run_on(
             group,

@@ -626,8 +626,13 @@ class Ledger:
     def validating_state(self, stack: str, node: str) -> str:
         """The state a node's validation starts in: `revalidated` when it was repaired since its
         last verdict (however many runs were cut short in between), `validating` otherwise."""
+        return "revalidated" if self.pending_repair(stack, node) is not None else "validating"
+
+    def pending_repair(self, stack: str, node: str) -> datetime | None:
+        """When the node's latest repair mark was made, if it was repaired since its last
+        verdict (its next validation revalidates it); None otherwise."""
         with self._db.transaction(write=False) as tx:
-            return "revalidated" if _repaired_since_verdict(tx, stack, node) else "validating"
+            return _pending_repair(tx, stack, node)
 
     def mark_repaired(self, stack: str, node: str, note: str) -> str:
         """Record that an operator repaired a quarantined or unreachable node, and how; return
@@ -949,7 +954,7 @@ class Ledger:
     ) -> None:
         allowed, hint = _NEXT[current], ""
         if current == "burn-in":
-            repaired = _repaired_since_verdict(tx, stack, node)
+            repaired = _pending_repair(tx, stack, node) is not None
             allowed = ("revalidated" if repaired else "validating", *VERDICTS)
             hint = " (it was repaired since its last verdict)" if repaired else ""
         if state not in allowed:
@@ -959,11 +964,11 @@ class Ledger:
             )
 
 
-def _repaired_since_verdict(tx: Transaction, stack: str, node: str) -> bool:
-    """Whether the node's latest mark or verdict is a `repaired` mark."""
+def _pending_repair(tx: Transaction, stack: str, node: str) -> datetime | None:
+    """The time of the node's latest mark or verdict when it is a `repaired` mark."""
     found = tx.rows(
-        "SELECT state FROM state_changes WHERE stack = ? AND node = ? AND state IN "
+        "SELECT state, changed_at FROM state_changes WHERE stack = ? AND node = ? AND state IN "
         f"('repaired', {', '.join(repr(v) for v in VERDICTS)}) ORDER BY id DESC LIMIT 1",
         (stack, node),
     )
-    return bool(found) and found[0][0] == "repaired"
+    return _time(found[0][1]) if found and found[0][0] == "repaired" else None

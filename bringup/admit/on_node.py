@@ -10,7 +10,9 @@ from the step's output::
     bringup-report {"node": …, "burn_in": {"ok": …, "message": …}, "report": {…}}
 
 The inventory and the repository are read where the controller has them: a shared filesystem
-in a site, the host's files seen through a lab node's overlay in the lab.
+in a site, the host's files seen through a lab node's overlay in the lab. So is ``--repaired``,
+the file of repair times of the batch's nodes that admission revalidates (the suite's
+``--bringup-repaired``): the node's own Xid checks look the node up in it.
 """
 
 from __future__ import annotations
@@ -49,9 +51,16 @@ def burn_in(
 
 
 def validate(
-    node: str, inventory: Path, repository: Path, work: Path, level: int, burnt: Path | None
+    node: str,
+    inventory: Path,
+    repository: Path,
+    work: Path,
+    level: int,
+    burnt: Path | None,
+    repaired: Path | None = None,
 ) -> dict[str, object]:
-    """The suite against this node's own expectations; the report as JSON data."""
+    """The suite against this node's own expectations; the report as JSON data. `repaired`:
+    the repair times of the nodes being revalidated (bringup.validation.repaired)."""
     report = work / "report.json"
     suite = repository / "tests" / "validation"
     folder = inventory if inventory.is_dir() else inventory.parent  # hosts.yml's folder
@@ -63,6 +72,8 @@ def validate(
     ]  # fmt: skip
     if burnt is not None:
         argv.append(f"--bringup-burn-in={burnt}")
+    if repaired is not None:
+        argv.append(f"--bringup-repaired={repaired}")
     done = subprocess.run(argv, cwd=repository, capture_output=True, text=True, check=False)
     if not report.exists():
         tail = (done.stdout + done.stderr).strip()[-TAIL:]
@@ -91,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=int, default=1)
     parser.add_argument("--burn-in", action="store_true")
     parser.add_argument("--extra-vars", default="{}", help="JSON: the Access's variables")
+    parser.add_argument(
+        "--repaired", type=Path, default=None, help="JSON: node -> time of its latest repair"
+    )
     args = parser.parse_args(argv)
     node = os.environ.get("SLURMD_NODENAME") or socket.gethostname()
     work = args.work / node
@@ -106,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             print(MARKER + json.dumps(line), flush=True)
             return 0
-    line["report"] = validate(node, args.inventory, args.repository, work, args.level, burnt)
+    line["report"] = validate(
+        node, args.inventory, args.repository, work, args.level, burnt, args.repaired
+    )
     print(MARKER + json.dumps(line), flush=True)
     return 0
 

@@ -19,17 +19,22 @@ DOMAINS = {"rack-a": TRAYS}
 
 
 class Suite:
-    """Reports every host healthy except `bad`; counts calls; can raise after some calls."""
+    """Reports every host healthy except `bad`; counts calls and keeps what each was given;
+    can raise after some calls."""
 
     def __init__(self, bad: dict[str, Finding] | None = None, die_after: int | None = None):
         self.bad = bad or {}
         self.calls: list[list[str]] = []
+        self.given: list[dict[str, Any]] = []
         self.die_after = die_after
 
-    def __call__(self, inventory: Path, hosts: Sequence[str], **_: Any) -> dict[str, HostReport]:
+    def __call__(
+        self, inventory: Path, hosts: Sequence[str], **given: Any
+    ) -> dict[str, HostReport]:
         if self.die_after is not None and len(self.calls) >= self.die_after:
             raise KeyboardInterrupt("killed")
         self.calls.append(list(hosts))
+        self.given.append(given)
         reports = {}
         for host in hosts:
             finding = self.bad.get(host)
@@ -43,12 +48,18 @@ class Suite:
         return reports
 
 
-def request(policy: str = "unit", batch: int = 64, hosts: Sequence[str] = (*HGX, *TRAYS)):
+def request(
+    policy: str = "unit",
+    batch: int = 64,
+    hosts: Sequence[str] = (*HGX, *TRAYS),
+    work: Path = Path("/nonexistent/admission"),
+) -> AdmissionRequest:
+    """A request that runs no burn-in; `work` is written to only when a node was repaired."""
     return AdmissionRequest(
         stack="s",
         hosts=tuple(hosts),
         inventory=Path("/nonexistent/hosts.yml"),
-        work=Path("/nonexistent/admission"),
+        work=work,
         domains=DOMAINS,
         policy=DomainPolicy.parse(policy),
         burn_in=False,
@@ -123,10 +134,10 @@ def test_a_different_request_starts_a_new_run(ledger: Ledger) -> None:
     assert result.run_id != first.id
 
 
-def test_a_repaired_node_is_revalidated(ledger: Ledger) -> None:
+def test_a_repaired_node_is_revalidated(ledger: Ledger, tmp_path: Path) -> None:
     admit(request("quorum:1", hosts=["n1"]), ledger, suite=Suite({"n1": ECC}))
     ledger.mark_repaired("s", "n1", "GPU 1 swapped")
-    result = admit(request("quorum:1", hosts=["n1"]), ledger, suite=Suite())
+    result = admit(request("quorum:1", hosts=["n1"], work=tmp_path), ledger, suite=Suite())
     assert result.with_verdict("admitted") == ["n1"]
     states = [state for _, state, _, _ in ledger.history("s", "n1")]
     assert states[-3:] == ["repaired", "revalidated", "admitted"]

@@ -101,11 +101,14 @@ def test_an_operators_drain_survives_admission_and_is_reported(ledger: Ledger) -
     }
 
 
-def test_a_node_held_by_bringup_keeps_its_reason_until_judged_again(ledger: Ledger) -> None:
+def test_a_node_held_by_bringup_keeps_its_reason_until_judged_again(
+    ledger: Ledger, tmp_path: Path
+) -> None:
     fake = Watching("n1")
     first = admit(request(hosts=["n1"]), ledger, suite=Suite({"n1": ECC}), scheduler=fake)
     ledger.mark_repaired("s", "n1", "GPU 1 swapped")
-    again = admit(request(hosts=["n1"]), ledger, suite=suite_seeing(fake), scheduler=fake)
+    repair = request(hosts=["n1"], work=tmp_path)
+    again = admit(repair, ledger, suite=suite_seeing(fake), scheduler=fake)
     assert fake.during == [{"n1": f"bringup: gpu:t2/1 gpu.ecc_uncorrected (run {first.run_id})"}]
     assert again.scheduler.outcomes["n1"].outcome == "released"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,22 @@ def test_a_repaired_node_stays_revalidated_across_runs_cut_short(ledger: Ledger)
     walk(ledger, "node-1", ["revalidated", "admitted", "burn-in"])
     assert ledger.validating_state(STACK, "node-1") == "validating"
     walk(ledger, "node-1", ["validating", "admitted"])
+
+
+def test_a_pending_repair_is_the_latest_mark_until_a_verdict(ledger: Ledger) -> None:
+    walk(ledger, "node-1", QUARANTINED)
+    assert ledger.pending_repair(STACK, "node-1") is None
+    assert ledger.pending_repair(STACK, "never-seen") is None
+    ledger.mark_repaired(STACK, "node-1", "reset GPU 3")
+    ledger.mark_repaired(STACK, "node-1", "and reseated it")
+    latest = [at for at, state, _, _ in ledger.history(STACK, "node-1") if state == "repaired"]
+    assert ledger.pending_repair(STACK, "node-1") == latest[-1]
+    assert latest[-1].utcoffset() == timedelta(0)
+    # mid-revalidation, and after a run cut short, it is still pending
+    walk(ledger, "node-1", ["burn-in", "revalidated", "burn-in"])
+    assert ledger.pending_repair(STACK, "node-1") == latest[-1]
+    walk(ledger, "node-1", ["revalidated", "admitted"])
+    assert ledger.pending_repair(STACK, "node-1") is None
 
 
 def test_a_mark_still_needs_a_note_and_a_faulty_node(ledger: Ledger) -> None:
