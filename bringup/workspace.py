@@ -13,6 +13,7 @@ the stack declarations, the rendered inventories and bringup's state:
     .state/runs/<stack>/            ansible-runner's folders (artifacts of each playbook run)
     .state/admission/<stack>/       burn-in outputs and suite reports of admission runs
     .state/incidents/<stack>/<id>/  the evidence bundle of each in-service incident
+    .state/drills/<stack>/          the summary of each `bringup lab drill` (<time>-<fault>.json)
     .state/ledger.sqlite3           the admission ledger (unless BRINGUP_LEDGER_URL is set)
 
 The lab keeps its own folder beside these (bringup.lab owns it). What ships with bringup (roles/,
@@ -187,6 +188,11 @@ class StackPaths:
     def incidents(self) -> Path:
         """The evidence bundles of the stack's incidents, one folder each."""
         return self.workspace.state / "incidents" / self.name
+
+    @property
+    def drills(self) -> Path:
+        """The JSON summaries of the stack's drills, one file each, named by time and fault."""
+        return self.workspace.state / "drills" / self.name
 
     @property
     def artifacts_dir(self) -> str:

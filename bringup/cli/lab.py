@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bringup.atomic import write_atomic
 from bringup.cli.common import (
     StackOption,
     StacksDirOption,
@@ -180,7 +182,8 @@ def lab_drill(
 ) -> None:
     """Run the in-service loop end to end: a requeueable training-like job, a fault mid-run,
     the drain naming the part, the requeue, the resume from the last checkpoint; prints a JSON
-    summary (seconds fault → drain and → running again, steps redone, the incident).
+    summary (seconds fault → drain and → running again, steps redone, the incident), also kept
+    in .state/drills/<stack>/.
 
     Drills: gpu-off-bus, ecc-uncorrectable, nvlink-inactive, row-remap-pending, xid,
     ib-port-down, cable-cut, ib-rate, daemon-dead, mount-missing. Exit codes: 0 the node was
@@ -227,6 +230,11 @@ def lab_drill(
         )
     except DrillError as error:
         raise BringupError(str(error)) from None
-    typer.echo(json.dumps(summary, indent=1))
+    text = json.dumps(summary, indent=1)
+    kept = ws.stack(stack).drills
+    kept.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    write_atomic(kept / f"{stamp}-{fault}.json", (text + "\n").encode())
+    typer.echo(text)
     if summary["seconds_fault_to_drain"] is None or not summary["job_completed"]:
         raise typer.Exit(1)
