@@ -476,6 +476,15 @@ class Ledger:
         with self._db.transaction(write=False) as tx:
             return self._unfinished(tx, stack)
 
+    def runs(self, stack: str) -> list[Run]:
+        """Every run of `stack`, running, finished and failed, oldest first."""
+        with self._db.transaction(write=False) as tx:
+            rows = tx.rows(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE stack = ? ORDER BY started_at, id",
+                (stack,),
+            )
+        return [_run(row) for row in rows]
+
     def claim_run(
         self, run_id: str, previous: Owner | None, owner: Owner | None = None
     ) -> Run | None:

@@ -123,6 +123,28 @@ def test_a_run_records_its_owner(ledger: Ledger) -> None:
     assert ledger.unfinished_runs(STACK) == [second]
 
 
+def test_runs_are_every_run_of_a_stack_oldest_first(ledger: Ledger) -> None:
+    done = ledger.start_run(STACK, ["n1", "n2"], {"burn_in": True})
+    failed = ledger.start_run(STACK, ["n3"], {})
+    ledger.start_run("other", ["n1"], {})
+    running = ledger.start_run(STACK, ["n4"], {}, owner=ELSEWHERE)
+    ledger.finish_run(done.id)
+    ledger.finish_run(failed.id, "failed")
+    runs = ledger.runs(STACK)
+    assert [(r.id, r.hosts, r.status, r.owner) for r in runs] == [
+        (done.id, ("n1", "n2"), "finished", Owner.current()),
+        (failed.id, ("n3",), "failed", Owner.current()),
+        (running.id, ("n4",), "running", ELSEWHERE),
+    ]
+    assert runs[0].settings == {"burn_in": True}
+    assert runs[0].started_at == done.started_at
+    for ended in runs[:2]:
+        assert ended.finished_at is not None
+        assert ended.started_at <= ended.finished_at
+    assert runs[2] == running
+    assert ledger.runs("nothing") == []
+
+
 def test_an_exclusive_start_refuses_a_run_sharing_a_host(ledger: Ledger) -> None:
     held = ledger.start_run(STACK, ["n1", "n2"], {}, owner=ELSEWHERE)
     with pytest.raises(LedgerError, match=rf"run {held.id} \(pid 4242 on elsewhere\) .* n2 too"):
