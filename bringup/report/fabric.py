@@ -3,11 +3,11 @@ cables of failing NICs from the node through its leaf port.
 
 A plane of a 100k-GPU cluster has over a thousand leaves and a hundred thousand cables, which no
 drawing shows one by one. So a tier is drawn switch by switch while it is small (`_SINGLE`
-switches or fewer) and in groups otherwise: leaves per SU, spines per pod (three tiers), core
-switches per core group. One line joins two boxes that have links between them; how many links
-each line stands for is said on the boxes' tooltips and in the tier's caption. A failing NIC's
-node is a numbered marker under its leaf (or its leaf's SU), joined to it in red; the number is
-its row in the table of failing cables beside the drawing.
+switches or fewer) and in groups otherwise: leaves per SU (per pod when the SUs are many too),
+spines per pod (three tiers), core switches per core group. One line joins two boxes that have
+links between them; how many links each line stands for is said on the boxes' tooltips and in
+the tier's caption. A failing NIC's node is a numbered marker under its leaf's box, joined to it
+in red; the number is its row in the table of failing cables under the drawing.
 
 Out-of-band fabrics are not trees (each rack has its own ToRs, drawn in the rack elevations):
 they get their counts and no drawing.
@@ -32,7 +32,7 @@ BOX_HEIGHT = 20
 GAP = 4
 LEFT = 96  # the tier names
 TIER_STEP = 70
-MARKER = 12
+MARKER = 14
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class _Box:
     x: float = 0
     y: float = 0
     width: float = 0
+    pods: range = range(0)
+    """Three tiers: the pods whose spines its leaves uplink to."""
     bad: bool = False
 
     @property
@@ -81,8 +83,7 @@ def _lines(fp: FabricPlan) -> tuple[str, ...]:
     counts = cable_counts(fp)
     head = (
         f"{fp.spec.kind.value}, {fp.spec.role.value}: {fp.switch.id} at {fp.spec.speed_gbps} "
-        f"Gb/s (radix {fp.mode.ports}), {fp.rails} rail(s), SUs "
-        f"{', '.join(str(su) for su in fp.built_sus)}"
+        f"Gb/s (radix {fp.mode.ports}), {fp.rails} rail(s), SUs {_ranges(fp.built_sus)}"
     )
     tree = fp.tree
     if tree is None:
@@ -109,20 +110,20 @@ def plane_svg(fp: FabricPlan, plane: int, cables: Sequence[FailingCable]) -> str
     tree = fp.tree
     if tree is None:
         return ""
-    leaves, leaf_of = _leaf_boxes(fp, tree, plane)
+    leaves = _leaf_tier(fp, tree, plane)
     spines = _spine_boxes(fp, tree, plane)
     core = _core_boxes(fp, tree, plane)
-    tiers = [t for t in (core, spines, leaves) if t]
+    tiers = [t for t in (core, spines, leaves.boxes) if t]
     width = LEFT + max(len(t) * (t[0].width + GAP) for t in tiers) + GAP
     for level, tier in enumerate(tiers):
         _place(tier, level * TIER_STEP + 16, width)
-    links = _links(fp, tree, leaves, spines, core)
-    for cable in cables:
-        found = leaf_of.get(_leaf_key(fp, tree, cable))
-        if found is not None:
-            found.bad = True
+    marked = [(c, leaves.of(c)) for c in cables]
+    for _, box in marked:
+        box.bad = True
     names = ("core", "spine", "leaf") if core else ("spine", "leaf")
-    height = len(tiers) * TIER_STEP + (MARKER + 30 if cables else 0)
+    top = leaves.boxes[0].y + BOX_HEIGHT
+    markers, bottom = _markers(marked, top)
+    height = max(len(tiers) * TIER_STEP, bottom + 8)
     drawing = draw.Drawing(
         width,
         height,
@@ -132,48 +133,101 @@ def plane_svg(fp: FabricPlan, plane: int, cables: Sequence[FailingCable]) -> str
     )
     for name, tier in zip(names, tiers, strict=True):
         drawing.append(draw.Text(name, 11, 4, tier[0].y + 14, class_="tl"))
-    for cls, path in links:
+    for path in _links(fp, tree, leaves.boxes, spines, core):
         if path:
-            drawing.append(draw.Path(d=path, class_=cls))
+            drawing.append(draw.Path(d=path, class_="ln"))
     for tier in tiers:
         for box in tier:
             drawing.append(_box(box))
-    _markers(drawing, fp, tree, cables, leaf_of, leaves[0].y + BOX_HEIGHT)
+    for element in markers:
+        drawing.append(element)
     return inline_svg(drawing)
 
 
-def _leaf_boxes(fp: FabricPlan, tree: Tree, plane: int) -> tuple[list[_Box], dict[object, _Box]]:
-    """The leaf tier, and each box by its key: a leaf's name, or an SU's number."""
-    by_key: dict[object, _Box] = {}
-    boxes: list[_Box] = []
-    single = fp.leaves() <= _SINGLE
+@dataclass
+class _LeafTier:
+    """The leaf tier's boxes: one per leaf, per SU, or per pod's leaves (`by`)."""
+
+    by: str
+    boxes: list[_Box]
+    keyed: dict[object, _Box]
+    fp: FabricPlan
+    tree: Tree
+
+    def of(self, cable: FailingCable) -> _Box:
+        """The box of the leaf a failing cable of this plane ends on."""
+        if self.by == "leaf":
+            return self.keyed[cable.leaf]
+        e = self.fp.by_name[cable.node]
+        if self.by == "su":
+            return self.keyed[e.su]
+        leaf = (e.slot - 1) // self.tree.down + 1
+        return self.keyed[self.tree.leaf_index(e.su, cable.rail, leaf) // self.tree.pod_leaves]
+
+
+def _leaf_tier(fp: FabricPlan, tree: Tree, plane: int) -> _LeafTier:
+    """A box per leaf while there are few; per SU while SUs are few; else (three tiers: a
+    100k-GPU plane of 174 SUs) per pod's leaves, one box above the other tiers' width."""
     hosts: Counter[int] = Counter()
     for e in fp.endpoints:
         hosts[e.su] += e.ports
-    for su in fp.built_sus:
-        if not single:
-            box = _Box(
+    keyed: dict[object, _Box] = {}
+    if fp.leaves() <= _SINGLE:
+        for su in fp.built_sus:
+            for rail in range(1, tree.rails + 1):
+                for i in range(1, tree.leaves_per_rail + 1):
+                    name = fp.leaf_name(plane, su, rail, i)
+                    g = tree.leaf_index(su, rail, i)
+                    label = f"r{rail}" if tree.leaves_per_rail == 1 else f"r{rail}.{i}"
+                    title = f"{name}: {tree.down} host ports, {tree.up} uplinks"
+                    keyed[name] = _Box(label, title, width=30, pods=_pods_of(tree, g, g))
+        return _LeafTier("leaf", list(keyed.values()), keyed, fp, tree)
+    if len(fp.built_sus) <= _SINGLE or tree.tiers != 3:
+        for su in fp.built_sus:
+            first = tree.leaf_index(su, 1, 1)
+            keyed[su] = _Box(
                 f"su{su}",
                 f"SU {su}: {tree.leaves_per_su} leaves ({tree.rails} rails x "
                 f"{tree.leaves_per_rail}), {hosts[su]:,} host cables, "
                 f"{tree.leaves_per_su * tree.up:,} uplinks",
                 width=30,
+                pods=_pods_of(tree, first, first + tree.leaves_per_su - 1),
             )
-            by_key[su] = box
-            boxes.append(box)
-            continue
-        for rail in range(1, tree.rails + 1):
-            for i in range(1, tree.leaves_per_rail + 1):
-                name = fp.leaf_name(plane, su, rail, i)
-                label = f"r{rail}" if tree.leaves_per_rail == 1 else f"r{rail}.{i}"
-                box = _Box(
-                    label,
-                    f"{name}: {tree.down} host ports, {tree.up} uplinks",
-                    width=30,
-                )
-                by_key[name] = box
-                boxes.append(box)
-    return boxes, by_key
+        return _LeafTier("su", list(keyed.values()), keyed, fp, tree)
+    spans = {
+        su: _pods_of(
+            tree, tree.leaf_index(su, 1, 1), tree.leaf_index(su, 1, 1) + tree.leaves_per_su - 1
+        )
+        for su in fp.built_sus
+    }
+    for pod in fp.built_pods():
+        sus = [su for su in fp.built_sus if pod in spans[su]]
+        keyed[pod] = _Box(
+            f"su{sus[0]}-{sus[-1]}" if len(sus) > 1 else f"su{sus[0]}",
+            f"pod {pod + 1}'s leaves: SUs {_ranges(sus)}, up to {tree.pod_leaves} leaves, "
+            f"{sum(hosts[su] for su in sus):,} host cables",
+            width=52,
+            pods=range(pod, pod + 1),
+        )
+    return _LeafTier("pod", list(keyed.values()), keyed, fp, tree)
+
+
+def _pods_of(tree: Tree, first: int, last: int) -> range:
+    """The pods of leaves `first` to `last` (global indexes); none under two tiers."""
+    if tree.tiers != 3:
+        return range(0)
+    return range(first // tree.pod_leaves, last // tree.pod_leaves + 1)
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """``1-9, 12``: sorted numbers as runs."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def _spine_boxes(fp: FabricPlan, tree: Tree, plane: int) -> list[_Box]:
@@ -205,7 +259,7 @@ def _core_boxes(fp: FabricPlan, tree: Tree, plane: int) -> list[_Box]:
             f"c{j + 1}",
             f"core group {j + 1}: {g} switches ({fp.core_name(plane, j, 0)} ...), "
             f"spine {j + 1} of every pod to each",
-            width=24,
+            width=20,
         )
         for j in range(tree.spines)
     ]
@@ -222,39 +276,18 @@ def _place(tier: list[_Box], y: float, width: float) -> None:
 
 def _links(
     fp: FabricPlan, tree: Tree, leaves: list[_Box], spines: list[_Box], core: list[_Box]
-) -> list[tuple[str, str]]:
-    """One path per tier of links, as (class, d)."""
-    up: list[str] = []
+) -> list[str]:
+    """One path of lines per tier of links."""
     if tree.tiers == 3:
         pods = fp.built_pods()
-        for box, pod_range in zip(leaves, _leaf_pods(fp, tree), strict=True):
-            for pod in pod_range:
-                up.append(_line(box, spines[pods.index(pod)]))
+        up = [_line(box, spines[pods.index(pod)]) for box in leaves for pod in box.pods]
         top = [
             _line(spine, core[j])
             for spine, pod in zip(spines, pods, strict=True)
             for j in range(tree.pod_spines(pod))
         ]
-        return [("ln", "".join(up)), ("ln", "".join(top))]
-    for box in leaves:
-        for spine in spines:
-            up.append(_line(box, spine))
-    return [("ln", "".join(up))]
-
-
-def _leaf_pods(fp: FabricPlan, tree: Tree) -> list[range]:
-    """For each leaf box in order (a leaf, or an SU), the pods its leaves uplink to."""
-    single = fp.leaves() <= _SINGLE
-    out = []
-    for su in fp.built_sus:
-        first = tree.leaf_index(su, 1, 1)
-        if single:
-            out += [range(g // tree.pod_leaves, g // tree.pod_leaves + 1)
-                    for g in range(first, first + tree.leaves_per_su)]  # fmt: skip
-        else:
-            last = first + tree.leaves_per_su - 1
-            out.append(range(first // tree.pod_leaves, last // tree.pod_leaves + 1))
-    return out
+        return ["".join(up), "".join(top)]
+    return ["".join(_line(box, spine) for box in leaves for spine in spines)]
 
 
 def _line(lower: _Box, upper: _Box) -> str:
@@ -269,40 +302,31 @@ def _box(box: _Box) -> draw.Group:
     return group
 
 
-def _leaf_key(fp: FabricPlan, tree: Tree, cable: FailingCable) -> object:
-    """The leaf box a failing cable ends on: its leaf, or its node's SU."""
-    if fp.leaves() <= _SINGLE:
-        return cable.leaf
-    return fp.by_name[cable.node].su
-
-
 def _markers(
-    drawing: draw.Drawing,
-    fp: FabricPlan,
-    tree: Tree,
-    cables: Sequence[FailingCable],
-    leaf_of: dict[object, _Box],
-    top: float,
-) -> None:
-    """A numbered node marker under the leaf of each failing cable, joined to it in red."""
-    stacked: dict[int, int] = {}
-    for number, cable in enumerate(cables, start=1):
-        leaf = leaf_of.get(_leaf_key(fp, tree, cable))
-        if leaf is None:  # a cable of this plane the drawing has no leaf for: the table has it
-            continue
-        k = stacked.get(id(leaf), 0)
-        stacked[id(leaf)] = k + 1
-        x = leaf.centre - MARKER / 2 + k * (MARKER + 2)
-        y = top + 22
-        drawing.append(
+    marked: Sequence[tuple[FailingCable, _Box]], top: float
+) -> tuple[list[draw.Group], float]:
+    """A numbered node marker under the leaf box of each failing cable, joined to it in red
+    (markers under one box fill rows of its width); the markers and their lowest edge."""
+    out = []
+    bottom = top
+    count: dict[int, int] = {}
+    for number, (cable, leaf) in enumerate(marked, start=1):
+        k = count.get(id(leaf), 0)
+        count[id(leaf)] = k + 1
+        per_row = max(1, int((leaf.width + GAP) // (MARKER + 2)))
+        x = leaf.x + (k % per_row) * (MARKER + 2)
+        y = top + 20 + (k // per_row) * (MARKER + 4)
+        marker = draw.Group(class_="nm")
+        marker.append(
             draw.Path(d=f"M{x + MARKER / 2:g} {y:g}L{leaf.centre:g} {top:g}", class_="bad")
         )
-        marker = draw.Group(class_="nm")
         marker.append(draw.Rectangle(x, y, MARKER, MARKER))
-        marker.append(draw.Text(str(number), 8, x + MARKER / 2, y + 9))
+        marker.append(draw.Text(str(number), 7, x + MARKER / 2, y + 10))
         marker.append_title(
             f"{number}. {cable.node} {cable.device} ({cable.component}): cable {cable.cable} "
             f"to {cable.leaf} port {cable.leaf_port}; {cable.check}: observed {cable.observed}, "
             f"expected {cable.expected}"
         )
-        drawing.append(marker)
+        out.append(marker)
+        bottom = max(bottom, y + MARKER)
+    return out, bottom

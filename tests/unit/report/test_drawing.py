@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from bringup.plan import make_plan
+from bringup.plan.expectation import node_expectation
 from bringup.report.chart import capacity_svg
 from bringup.report.elevation import hall_map_svg, row_svg
 from bringup.report.fabric import plane_svg, plane_views
-from bringup.report.model import CapacityChart, Report
+from bringup.report.model import CapacityChart, FailingCable, Report
 from bringup.spec import load_cluster
 from bringup.validation.report import Finding
 
@@ -115,17 +116,31 @@ def test_the_failing_nics_leaf_is_marked_and_its_node_numbered_under_it(
     assert "3 out-of-band ToRs" in views["oob", 1].lines[1]
 
 
-def test_a_big_plane_is_drawn_in_groups_su_pod_and_core_group() -> None:
+def test_a_big_plane_is_drawn_in_groups_and_a_failing_cable_marks_its_pods_leaves() -> None:
     plan = make_plan(load_cluster(STACKS / "Pulumi.gb300-100k.yaml"))
     compute = plan.fabric("compute")
-    assert compute.tree is not None
-    assert compute.tree.tiers == 3
-    svg = parse(plane_svg(compute, 1, []))
-    labels = [g.findtext(f"{SVG}text") or "" for g in svg.findall(f"{SVG}g")]
-    assert sum(1 for t in labels if t.startswith("su")) == len(compute.built_sus) == 174
-    assert sum(1 for t in labels if t.startswith("pod")) == len(compute.built_pods())
-    assert sum(1 for t in labels if t.startswith("c")) == compute.tree.spines
-    assert len(svg.findall(f"{SVG}path")) == 2  # one path per tier of links
+    tree = compute.tree
+    assert tree is not None
+    assert (tree.tiers, len(compute.built_sus), len(compute.built_pods())) == (3, 174, 20)
+    node = next(n for n in plan.nodes if n.su == 12)
+    nic = next(
+        n for n in node_expectation(plan, node).nics if n.fabric == "compute" and n.rail == 3
+    )
+    cable = FailingCable(
+        node.name, f"nic:{node.name}/rail3", "nic.state", "Down", "Active", nic.device,
+        nic.cable, nic.leaf, str(nic.leaf_port), "compute", 1, 3,
+    )  # fmt: skip
+    svg = parse(plane_svg(compute, 1, [cable]))
+    boxes = [g for g in svg.findall(f"{SVG}g") if "sb" in (g.get("class") or "")]
+    labels = [g.findtext(f"{SVG}text") or "" for g in boxes]
+    assert labels[:3] == ["c1", "c2", "c3"]  # core groups, then pods, then leaves per pod
+    assert sum(1 for t in labels if t.startswith("c")) == tree.spines == 72
+    assert sum(1 for t in labels if t.startswith("pod")) == 20
+    assert labels[-20:][:2] == ["su1-9", "su10-18"]  # a pod holds 72 leaves: 9 SUs of 8
+    (bad,) = [g for g in boxes if "bad" in (g.get("class") or "")]
+    assert bad.findtext(f"{SVG}text") == "su10-18"
+    assert (bad.findtext(f"{SVG}title") or "").startswith("pod 2's leaves: SUs 10-18")
+    assert len([p for p in svg.findall(f"{SVG}path") if p.get("class") == "ln"]) == 2
 
 
 def test_the_capacity_chart_draws_a_step_line_per_sku_with_gpus(tmp_path: Path) -> None:
