@@ -7,7 +7,7 @@ then again), which the page's legend repeats.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import drawsvg as draw  # type: ignore[import-untyped]
 
@@ -53,10 +53,10 @@ def capacity_svg(chart: CapacityChart) -> str:
     for value in sorted({0, peak // 2, peak}):
         drawing.append(draw.Line(LEFT, y(value), WIDTH - RIGHT, y(value), class_="grid"))
         drawing.append(draw.Text(f"{value:,}", 10, LEFT - 6, y(value) + 3, class_="yl"))
+    shown = "%Y-%m-%d %H:%M" if span >= 3600 else "%Y-%m-%d %H:%M:%S"
     for at, anchor in ((start, "start"), (end, "end")):
-        drawing.append(
-            draw.Text(f"{at:%Y-%m-%d %H:%M}", 10, x(at), HEIGHT - 8, class_=f"xl {anchor}")
-        )
+        label = f"{at.astimezone(UTC):{shown}} UTC"
+        drawing.append(draw.Text(label, 10, x(at), HEIGHT - 8, class_=f"xl {anchor}"))
     for index, sku in enumerate(chart.skus):
         steps = []
         previous: float | None = None

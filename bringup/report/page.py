@@ -121,7 +121,8 @@ def page_data(report: Report) -> dict[str, JsonValue]:
 
 def _details(report: Report, view: NodeView) -> dict[str, JsonValue]:
     found: dict[str, JsonValue] = {
-        "l": view.ledger_state,
+        # the ledger's state only where it says more than the shown one (burn-in: pending)
+        "l": view.ledger_state if view.ledger_state != view.state else "",
         "t": when(view.since),
         "r": view.reason,
         "f": _findings(view.findings),
