@@ -13,16 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from bringup.atomic import write_atomic
 from bringup.cli.common import StackOption, StacksDirOption, ledger, plan_stack
 from bringup.errors import BringupError
-
-if TYPE_CHECKING:  # the command line starts without the layers it does not use
-    from bringup.report.metrics import DrillSummary
 
 
 class TextFormat(StrEnum):
@@ -60,6 +57,7 @@ def metrics_command(
     a file that cannot be written).
     """
     from bringup.report.metrics import StackMetrics, exposition
+    from bringup.report.sources import read_drills
 
     ws, _, plan = plan_stack(stack, stacks_dir)
     drills = read_drills(ws.stack(stack).drills)
@@ -81,23 +79,6 @@ def metrics_command(
         write_atomic(out, text)
     except OSError as error:
         raise BringupError(f"--out {out}: cannot write it: {error.strerror or error}") from None
-
-
-def read_drills(folder: Path) -> list[DrillSummary]:
-    """The drill summaries kept in `folder` (<time>-<fault>.json), oldest first; none when the
-    folder is missing."""
-    from bringup.report.metrics import drill_summary
-
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in sorted(folder.glob("*.json")):  # the time leads each name: sorted is in time
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise BringupError(f"drill summary {path}: cannot read it: {error}") from None
-        found.append(drill_summary(str(path), text))
-    return found
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,9 @@ rack, admitted GPUs, incidents by kind and check, admission runs, drills.
 `StackMetrics` is what the metrics are made of (the plan, the ledger's reads, the drill
 summaries, the time they were read); `exposition` turns it into the Prometheus text format
 (what node-exporter's textfile collector reads) or OpenMetrics. Both are pure: the command line
-reads the ledger, the drill files and the clock.
+reads the ledger, the drill files (`bringup.report.sources.read_drills`) and the clock. Nodes
+are shown in the report's states (`bringup.report.model.shown_state`), so the wall screen and
+the report count the same.
 
 Every sample carries a `stack` label, so the files of several stacks can sit side by side in one
 textfile folder without two of them writing the same series. Gauges of a fixed set of labels
@@ -31,33 +33,14 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_text
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bringup.admit.ledger import INCIDENT_STATUSES, Incident, NodeStatus, Run
 from bringup.errors import BringupError
 from bringup.plan import Plan
+from bringup.report.model import SHOWN_STATES, Drill, shown_state
 
-__all__ = [
-    "FORMATS",
-    "NODE_STATES",
-    "DrillSummary",
-    "MetricsError",
-    "StackMetrics",
-    "drill_summary",
-    "exposition",
-    "incident_kind",
-    "shown_state",
-]
+__all__ = ["FORMATS", "MetricsError", "StackMetrics", "exposition", "incident_kind"]
 
-NODE_STATES = ("admitted", "quarantined", "unreachable", "pending", "repaired")
-"""The states a node is shown in: the ledger's, with the steps before a verdict as pending."""
-_SHOWN = {
-    "admitted": "admitted",
-    "quarantined": "quarantined",
-    "unreachable": "unreachable",
-    "repaired": "repaired",
-    "revalidated": "repaired",
-}
 _RUN_ENDS = ("finished", "failed")
 
 FORMATS: Mapping[str, Callable[[CollectorRegistry], bytes]] = {
@@ -68,44 +51,7 @@ FORMATS: Mapping[str, Callable[[CollectorRegistry], bytes]] = {
 
 
 class MetricsError(BringupError):
-    """Something the metrics are made of that cannot be read: a drill summary, a format."""
-
-
-class DrillSummary(BaseModel):
-    """What the metrics read of one `bringup lab drill` summary (the JSON it prints and keeps).
-
-    >>> DrillSummary.model_validate({"fault": "xid", "job_completed": True,
-    ...     "seconds_fault_to_drain": 12.5, "seconds_fault_to_running": 40.0,
-    ...     "steps_redone": 3}).seconds_fault_to_drain
-    12.5
-    """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    fault: str
-    """The fault kind drilled (xid, cable-cut...)."""
-    job_completed: bool
-    """Whether the drill's job ran to its end despite the fault."""
-    seconds_fault_to_drain: float | None
-    """From the fault to the node drained; None when it never was."""
-    seconds_fault_to_running: float | None
-    """From the fault to the job running again; None when it never was."""
-    steps_redone: int
-    """Steps done before the fault, lost, and done again after the restart."""
-
-
-def drill_summary(name: str, text: str) -> DrillSummary:
-    """The drill summary in `text`, read from file `name`; MetricsError naming the file and the
-    field otherwise."""
-    try:
-        return DrillSummary.model_validate_json(text)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"]) or "the file"
-        raise MetricsError(
-            f"drill summary {name}: {field}: {problem['msg']} "
-            f"(a summary as `bringup lab drill` prints it expected)"
-        ) from None
+    """Metrics asked in a format there is none of."""
 
 
 @dataclass(frozen=True)
@@ -120,14 +66,9 @@ class StackMetrics:
     """Every incident of the stack, closed ones too (`Ledger.incidents`)."""
     runs: Sequence[Run]
     """Every admission run of the stack (`Ledger.runs`)."""
-    drills: Sequence[DrillSummary]
-    """The drill summaries kept, oldest first."""
+    drills: Sequence[Drill]
+    """The drill summaries kept, oldest first (`bringup.report.sources.read_drills`)."""
     generated_at: datetime
-
-
-def shown_state(state: str | None) -> str:
-    """The state a node is shown in (one of NODE_STATES) for its ledger state, None if none."""
-    return _SHOWN.get(state or "", "pending")
 
 
 def incident_kind(incident: Incident) -> str:
@@ -180,7 +121,7 @@ def _nodes(m: StackMetrics) -> Iterable[Metric]:
         labels=["stack", "sku", "rack", "state"],
     )
     for rack in m.plan.racks:
-        for shown in NODE_STATES:
+        for shown in SHOWN_STATES:
             family.add_metric([m.stack, rack.sku, rack.name, shown], counts[rack.name, shown])
     yield family
 
@@ -270,7 +211,8 @@ def _drills(m: StackMetrics) -> Iterable[Metric]:
     )
     redone = GaugeMetricFamily(
         "bringup_drill_steps_redone",
-        "The latest drill of each fault kind: steps lost to the fault and done again.",
+        "The latest drill of each fault kind: steps lost to the fault and done again "
+        "(no sample when its summary does not say).",
         labels=["stack", "fault"],
     )
     total = CounterMetricFamily(
@@ -284,7 +226,8 @@ def _drills(m: StackMetrics) -> Iterable[Metric]:
             drain.add_metric([m.stack, fault], drill.seconds_fault_to_drain)
         if drill.seconds_fault_to_running is not None:
             running.add_metric([m.stack, fault], drill.seconds_fault_to_running)
-        redone.add_metric([m.stack, fault], drill.steps_redone)
+        if drill.steps_redone is not None:
+            redone.add_metric([m.stack, fault], drill.steps_redone)
         for completed in (True, False):
             total.add_metric([m.stack, fault, str(completed).lower()], done[fault, completed])
     yield from (drain, running, redone, total)

@@ -18,13 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families as parse_pro
 
 from bringup.admit.ledger import Ledger, Owner, Run
 from bringup.plan import Plan, make_plan
-from bringup.report.metrics import (
-    DrillSummary,
-    MetricsError,
-    StackMetrics,
-    drill_summary,
-    exposition,
-)
+from bringup.report.metrics import MetricsError, StackMetrics, exposition
+from bringup.report.sources import read_drills
 from bringup.spec import load_cluster
 from bringup.validation.report import Finding
 
@@ -138,6 +133,15 @@ DRILLS = [  # oldest first
 ]  # fmt: skip
 
 
+def keep_drills(folder: Path, texts: list[str]) -> Path:
+    """The drill summaries in `folder` as `bringup lab drill` keeps them, named by time (the
+    fault after it in their names is left out: the summary says it)."""
+    folder.mkdir(parents=True)
+    for n, text in enumerate(texts):
+        (folder / f"20261206T1{n}0000Z-drill.json").write_text(text)
+    return folder
+
+
 def lab_metrics(tmp_path: Path) -> StackMetrics:
     """The lab's metrics, read from a ledger seeded here and the three drills."""
     path = tmp_path / "ledger.sqlite3"
@@ -149,7 +153,7 @@ def lab_metrics(tmp_path: Path) -> StackMetrics:
             ledger.status(STACK),
             ledger.incidents(STACK),
             ledger.runs(STACK),
-            [drill_summary(f"drill-{n}.json", text) for n, text in enumerate(DRILLS)],
+            read_drills(keep_drills(tmp_path / "drills", DRILLS)),
             NOW,
         )
 
@@ -287,23 +291,6 @@ def test_drills_show_the_latest_of_each_fault_and_count_them_all(metrics: StackM
 def test_the_time_they_were_made(metrics: StackMetrics) -> None:
     parsed = families(exposition(metrics))
     assert values(parsed["bringup_metrics_generated_timestamp_seconds"]) == {(): NOW.timestamp()}
-
-
-def test_an_unreadable_drill_summary_names_its_file_and_field() -> None:
-    with pytest.raises(MetricsError) as error:
-        drill_summary("d.json", drill("xid", seconds_fault_to_drain="soon"))
-    assert str(error.value).startswith("drill summary d.json: seconds_fault_to_drain: ")
-    with pytest.raises(MetricsError, match=r"^drill summary d.json: job_completed: Field required"):
-        drill_summary("d.json", json.dumps({"fault": "xid"}))
-    with pytest.raises(MetricsError, match=r"^drill summary d.json: the file: Invalid JSON"):
-        drill_summary("d.json", "{")
-    assert drill_summary("d.json", DRILLS[0]) == DrillSummary(
-        fault="xid",
-        job_completed=True,
-        seconds_fault_to_drain=30.0,
-        seconds_fault_to_running=40.25,
-        steps_redone=9,
-    )
 
 
 def test_an_unknown_format_is_refused(metrics: StackMetrics) -> None:

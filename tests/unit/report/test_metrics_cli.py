@@ -19,6 +19,7 @@ from tests.unit.report.test_metrics import (
     DRILLS,
     STACK,
     STACKS,
+    keep_drills,
     openmetrics_families,
     seed,
 )
@@ -31,13 +32,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def keep_drills(project: Path, texts: list[str]) -> Path:
-    """The drill summaries where `bringup lab drill` keeps them, named as it names them."""
-    folder = project / ".state" / "drills" / STACK
-    folder.mkdir(parents=True)
-    for n, text in enumerate(texts):
-        (folder / f"20261206T1{n}0000Z-drill.json").write_text(text)
-    return folder
+def drills(project: Path) -> Path:
+    """Where bringup keeps the lab's drill summaries."""
+    return project / ".state" / "drills" / STACK
 
 
 def app() -> typer.Typer:
@@ -63,7 +60,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_the_metrics_of_the_ledger_and_drills_go_to_stdout(project: Path) -> None:
     seed(project / ".state" / "ledger.sqlite3")
-    keep_drills(project, DRILLS)
+    keep_drills(drills(project), DRILLS)
     result = invoke("--stack", STACK)
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
@@ -138,14 +135,16 @@ def test_an_unknown_format_is_one_line(project: Path) -> None:
 
 
 def test_a_broken_drill_summary_is_one_line_naming_it(project: Path) -> None:
-    folder = keep_drills(project, [DRILLS[0], DRILLS[1].replace('"job_completed": false', "")])
+    folder = keep_drills(
+        drills(project), [DRILLS[0], DRILLS[1].replace('"job_completed": false', "")]
+    )
     line = _refused(invoke("--stack", STACK))
     broken = folder / "20261206T110000Z-drill.json"
     assert line.startswith(f"error: drill summary {broken}: the file: Invalid JSON")
 
 
 def test_a_drill_summary_without_a_field_is_one_line_naming_it(project: Path) -> None:
-    folder = keep_drills(project, [DRILLS[0].replace('"fault": "xid",', "")])
+    folder = keep_drills(drills(project), [DRILLS[0].replace('"fault": "xid",', "")])
     line = _refused(invoke("--stack", STACK))
     assert line == (
         f"error: drill summary {folder / '20261206T100000Z-drill.json'}: fault: Field required "
