@@ -11,7 +11,18 @@ from __future__ import annotations
 
 import typer
 
-from bringup.cli import admit, engine, health, incidents, lab, plan, provision, watch
+from bringup.cli import (
+    admit,
+    engine,
+    health,
+    incidents,
+    lab,
+    metrics,
+    plan,
+    provision,
+    report,
+    watch,
+)
 from bringup.cli.common import EXIT_BAD_INPUT, ErrorEdge
 
 app = typer.Typer(
@@ -22,7 +33,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (plan, engine, provision, admit, health, incidents, watch):
+for group in (plan, engine, provision, admit, health, incidents, watch, report, metrics):
     group.register(app)
 app.add_typer(lab.app, name="lab")
 
