@@ -34,13 +34,15 @@ slurm:
 
 # The main job on the embedded lab (as root): plan, a fresh lab, then through the engine
 # render, provision, burn in, validate and admit each rack; then the Slurm view: sinfo of the lab
-# after admission and a two-node `srun hostname` on admitted nodes.
+# after admission and a two-node `srun hostname` on admitted nodes; then the report, whose path
+# it prints (out/report/index.html).
 run: setup
 	$(BIN)/bringup plan $(STACK)
 	$(BIN)/bringup lab down --stack $(STACK)
 	$(BIN)/bringup lab up --stack $(STACK)
 	$(BIN)/bringup up --stack $(STACK) --admit
 	$(BIN)/bringup lab slurm --stack $(STACK)
+	$(BIN)/bringup report --stack $(STACK) --out out/report
 
 lint: setup
 	$(BIN)/ruff check .
@@ -58,6 +60,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/admission_scale.py
 	$(BIN)/python benchmarks/admission_modes.py
 	$(BIN)/python benchmarks/drill.py
+	$(BIN)/python benchmarks/report_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out

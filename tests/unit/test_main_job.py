@@ -95,6 +95,13 @@ def test_the_main_job_passes_the_first_time_on_a_busy_machine(project: Project) 
     assert set(ran) <= _admitted(up.stdout)
     assert " idle " in slurm.stdout, slurm.stdout[-2000:]
     assert "drain" not in slurm.stdout, slurm.stdout[-2000:]
+    # and it ends with the report, whose path it prints
+    report = project.run("report", "--stack", "lab", "--out", "out/report")
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+    page = Path(report.stdout.strip().splitlines()[-1])
+    assert page.name == "index.html"
+    assert page.is_file()
+    assert f'<div class="tile a"><b>{NODES}</b> admitted</div>' in page.read_text()
 
 
 def test_a_lab_built_anew_is_provisioned_and_judged_again(project: Project) -> None:
