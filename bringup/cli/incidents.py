@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from bringup.cli.common import StackOption, StacksDirOption, console, ledger, load_stack
 from bringup.cli.plan import Format
-from bringup.cli.tables import _row, _table
+from bringup.cli.tables import INCIDENT_STYLES, incidents_table
 
 if TYPE_CHECKING:  # the command line starts without the layers it does not use
     from bringup.admit.ledger import Incident
 
-STATUS_STYLES = {"open": "red", "held": "bold yellow", "closed": "green"}
 _BREAKER_PREFIX = "circuit breaker: "  # how bringup.health.breaker starts a reason
 
 
@@ -68,7 +66,7 @@ def incidents_command(
     if loud is not None:
         screen.print(Text(loud, style="bold red"), soft_wrap=True)  # one line, however long
     screen.print(incidents_table(stack, found))
-    counts = {status: sum(1 for i in found if i.status == status) for status in STATUS_STYLES}
+    counts = {status: sum(1 for i in found if i.status == status) for status in INCIDENT_STYLES}
     screen.print(
         f"{len(found)} incident(s)"
         + (f": {', '.join(f'{n} {s}' for s, n in counts.items() if n)}" if found else "")
@@ -83,49 +81,6 @@ def breaker_line(incidents: Sequence[Incident]) -> str | None:
         return None
     reason = held[0].breaker.removeprefix(_BREAKER_PREFIX) or "no reason recorded"
     return f"circuit breaker open: {len(held)} incident(s) held: {reason}"
-
-
-def incidents_table(stack: str, incidents: Sequence[Incident]) -> Table:
-    """One row per incident, newest first: what failed, what was done, the evidence."""
-    table = _table(
-        f"{stack}: incidents",
-        (
-            "id",
-            "node",
-            "component",
-            "check",
-            "observed",
-            "status",
-            "scheduler",
-            "first seen",
-            "to drain (s)",
-            "jobs",
-            "evidence",
-        ),
-        right=("id", "to drain (s)"),
-    )
-    for i in incidents:
-        after = i.drain_after_s
-        _row(
-            table,
-            i.id,
-            i.node,
-            f"nvlink-domain:{i.domain} ({i.component})" if i.domain else i.component,
-            i.check,
-            i.observed,
-            Text(i.status, style=STATUS_STYLES.get(i.status, "")),
-            i.scheduler,
-            i.first_seen_at.strftime("%Y-%m-%d %H:%M:%S"),
-            "" if after is None else f"{after:.1f}",
-            ", ".join(_job(job) for job in i.jobs),
-            i.bundle,
-        )
-    return table
-
-
-def _job(job: dict[str, str]) -> str:
-    """``4711 train-llm (alice)``: a job as a cell shows it."""
-    return f"{job.get('id', '?')} {job.get('name', '')} ({job.get('user', '?')})"
 
 
 def register(app: typer.Typer) -> None:

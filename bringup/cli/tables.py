@@ -13,11 +13,13 @@ from bringup.plan import Plan
 
 if TYPE_CHECKING:  # the command line starts without the layers it does not use
     from bringup.admit.admission import AdmissionResult
+    from bringup.admit.ledger import Incident
     from bringup.admit.standing import NodeStanding
     from bringup.provision.runner import ProvisionResult
 
 VERDICT_STYLES = {"admitted": "green", "quarantined": "red", "unreachable": "yellow"}
 HOST_STYLES = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta"}
+INCIDENT_STYLES = {"open": "red", "held": "bold yellow", "closed": "green"}
 
 
 def _table(
@@ -237,3 +239,46 @@ def lab_table(stack: str, rows: Sequence[Mapping[str, Any]]) -> Table:
     for r in rows:
         _row(table, r["node"], r["management"], r["up"], r["sshd"], "; ".join(r["faults"]))
     return table
+
+
+def incidents_table(stack: str, incidents: Sequence[Incident]) -> Table:
+    """One row per incident, newest first: what failed, what was done, the evidence."""
+    table = _table(
+        f"{stack}: incidents",
+        (
+            "id",
+            "node",
+            "component",
+            "check",
+            "observed",
+            "status",
+            "scheduler",
+            "first seen",
+            "to drain (s)",
+            "jobs",
+            "evidence",
+        ),
+        right=("id", "to drain (s)"),
+    )
+    for i in incidents:
+        after = i.drain_after_s
+        _row(
+            table,
+            i.id,
+            i.node,
+            f"nvlink-domain:{i.domain} ({i.component})" if i.domain else i.component,
+            i.check,
+            i.observed,
+            Text(i.status, style=INCIDENT_STYLES.get(i.status, "")),
+            i.scheduler,
+            i.first_seen_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "" if after is None else f"{after:.1f}",
+            ", ".join(_job(job) for job in i.jobs),
+            i.bundle,
+        )
+    return table
+
+
+def _job(job: dict[str, str]) -> str:
+    """``4711 train-llm (alice)``: a job as a cell shows it."""
+    return f"{job.get('id', '?')} {job.get('name', '')} ({job.get('user', '?')})"
