@@ -632,6 +632,20 @@ class Ledger:
             )
         return [(_time(at), state, run_id, reason) for at, state, run_id, reason in rows]
 
+    def histories(self, stack: str) -> dict[str, list[tuple[datetime, str, str | None, str]]]:
+        """Every node's state changes, as `history` gives one node's, in one read: the report
+        of a 25,000-node stack reads them all."""
+        with self._db.transaction(write=False) as tx:
+            rows = tx.rows(
+                "SELECT node, changed_at, state, run_id, reason FROM state_changes "
+                "WHERE stack = ? ORDER BY node, id",
+                (stack,),
+            )
+        found: dict[str, list[tuple[datetime, str, str | None, str]]] = {}
+        for node, at, state, run_id, reason in rows:
+            found.setdefault(node, []).append((_time(at), state, run_id, reason))
+        return found
+
     def validating_state(self, stack: str, node: str) -> str:
         """The state a node's validation starts in: `revalidated` when it was repaired since its
         last verdict (however many runs were cut short in between), `validating` otherwise."""

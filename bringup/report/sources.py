@@ -25,10 +25,11 @@ class ReportError(BringupError):
 def read_ledger(ledger: Ledger, stack: str, location: str) -> LedgerRead:
     """The stack's node states with their history, its incidents and its runs."""
     statuses = ledger.status(stack)
+    histories = ledger.histories(stack)
     return LedgerRead(
         location=location,
         statuses=statuses,
-        histories={s.node: ledger.history(stack, s.node) for s in statuses},
+        histories={s.node: histories.get(s.node, []) for s in statuses},
         incidents=ledger.incidents(stack),
         runs=ledger.runs(stack),
     )

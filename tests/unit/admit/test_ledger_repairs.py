@@ -149,3 +149,15 @@ def test_marks_from_two_processes_at_once_are_all_kept(backend: Backend, tmp_pat
         status = ledger.node_state(STACK, "node-1")
         assert status is not None
         assert (status.state, status.reason) == ("repaired", notes[-1])
+
+
+def test_every_node_s_history_in_one_read_is_each_node_s_own(ledger: Ledger) -> None:
+    walk(ledger, "node-1", ["provisioned", "burn-in", "validating", "quarantined"])
+    walk(ledger, "node-2", ["provisioned", "validating"])
+    ledger.mark_repaired(STACK, "node-1", "reset GPU 3")
+    ledger.record_state("other", "node-1", "provisioned")
+    assert ledger.histories(STACK) == {
+        "node-1": ledger.history(STACK, "node-1"),
+        "node-2": ledger.history(STACK, "node-2"),
+    }
+    assert [state for _, state, _, _ in ledger.histories(STACK)["node-1"]][-1] == "repaired"
