@@ -163,7 +163,11 @@ def lab_drill(
     fault: Annotated[str, typer.Option(help="The fault kind to inject (see the drills below).")],
     stack: StackOption = "lab",
     node: Annotated[
-        str | None, typer.Option(help="The node to fault (default: one the job runs on).")
+        str | None,
+        typer.Option(
+            help="The node to fault, one Slurm gives the job (default: the last of them with "
+            "the part); the job is not pinned to it, so its requeue may run anywhere."
+        ),
     ] = None,
     gpu: Annotated[int, typer.Option(help="GPU index.")] = 0,
     link: Annotated[int, typer.Option(help="NVLink number.")] = 0,
