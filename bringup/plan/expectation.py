@@ -323,7 +323,7 @@ def management_address(plan: Plan, node: Node) -> str | None:
     if fp is None:
         return None
     e = fp.by_name[node.name]
-    return str(plan.layouts[fp.name].address(1, 1, e.su, e.slot))
+    return plan.layouts[fp.name].address_text(1, 1, e.su, e.slot)
 
 
 def _nvlink(plan: Plan, name: str, sku: Sku) -> NvlinkExpectation | None:
@@ -360,7 +360,6 @@ def _nic(
     layout = plan.layouts[fp.name]
     link_layer = fp.spec.link_layer
     cable = node_cable(fp, e, plane, rail)
-    gateway = layout.gateway(plane, rail, e.su)
     return _built(
         NicExpectation,
         fabric=fp.name,
@@ -374,9 +373,9 @@ def _nic(
         link_layer=link_layer,
         rate_gbps=fp.spec.speed_gbps,
         mtu=interface_mtu(link_layer, fp.spec.role),
-        address=str(layout.address(plane, rail, e.su, e.slot)),
-        prefix=layout.subnet(plane, rail, e.su).prefixlen,
-        gateway=str(gateway) if gateway else None,
+        address=layout.address_text(plane, rail, e.su, e.slot),
+        prefix=layout.prefix,
+        gateway=layout.gateway_text(plane, rail, e.su),
         cable=cable.id,
         leaf=cable.b_device,
         leaf_port=int(cable.b_port),
@@ -403,8 +402,8 @@ def _bmc(plan: Plan, node: Node) -> BmcExpectation | None:
     return _built(
         BmcExpectation,
         fabric=fp.name,
-        address=str(layout.address(1, 1, e.su, e.slot)),
-        prefix=layout.subnet(1, 1, e.su).prefixlen,
+        address=layout.address_text(1, 1, e.su, e.slot),
+        prefix=layout.prefix,
         cable=cable.id,
         tor=cable.b_device,
         tor_port=int(cable.b_port),
