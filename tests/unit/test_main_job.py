@@ -98,7 +98,7 @@ def test_the_main_job_passes_the_first_time_on_a_busy_machine(project: Project) 
     # and it ends with the report, whose path it prints
     report = project.run("report", "--stack", "lab", "--out", "out/report")
     assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
-    page = Path(report.stdout.strip().splitlines()[-1])
+    page = project.root / report.stdout.strip().splitlines()[-1]  # as printed, from the project
     assert page.name == "index.html"
     assert page.is_file()
     assert f'<div class="tile a"><b>{NODES}</b> admitted</div>' in page.read_text()

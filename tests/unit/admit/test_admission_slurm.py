@@ -65,12 +65,15 @@ class Site:
 
     def sinfo(self) -> dict[str, tuple[str, str]]:
         """Node -> (state, reason) as sinfo prints them (the reason only while drained), once
-        every node answers: a resumed node shows `idle*` until its slurmd registers again."""
+        every node answers and has finished its last job: a resumed node shows `idle*` until
+        its slurmd registers again, and a node whose job step just ended is `completing` while
+        the epilog runs bringup's health check."""
         deadline = time.monotonic() + SETTLE_S
         while True:
             out = self.slurm("sinfo", "-N", "-h", "-o", "%N|%T|%E", "-n", ",".join(HOSTS))
             rows = [line.split("|") for line in out.splitlines()]
-            if all(not s.endswith("*") for _, s, _ in rows) or time.monotonic() > deadline:
+            settled = all(not s.endswith("*") and "completing" not in s for _, s, _ in rows)
+            if settled or time.monotonic() > deadline:
                 return {n: (s, r if s.startswith("drain") else "") for n, s, r in rows}
             time.sleep(0.5)
 
