@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -79,8 +80,8 @@ def watch_command(
         soft_wrap=True,
     )
     try:
-        import threading
-
+        # served from a thread: SIGTERM's handler, in this one, calls shutdown(), which waits
+        # for serve_forever to return
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         thread.join()

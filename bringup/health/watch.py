@@ -30,7 +30,6 @@ import logging
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -203,7 +202,7 @@ class Watch:
             log.warning("%s: the jobs on the node could not be read: %s", node, error)
             return []
         cutoff = first_seen - timedelta(seconds=JOB_LOOKBACK_S)
-        return [j for j in jobs if _ended(j) is None or _ended(j) >= cutoff]  # type: ignore[operator]
+        return [j for j in jobs if (_ended(j) or cutoff) >= cutoff]  # still running, or recent
 
     def _keep_bundle(self, incident: int, verdict: HealthVerdict) -> Path:
         """The incident's evidence: the verdict, and each raw output as a file of its own."""
@@ -337,18 +336,3 @@ def logging_to(stream: TextIO = sys.stderr) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-
-
-def wait_listening(url: str, timeout: float = 30.0) -> bool:
-    """Whether the watch at `url` (its /v1/health) answers within `timeout` seconds."""
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.1)
-    return False
