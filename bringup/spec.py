@@ -324,6 +324,26 @@ class Scheduler(_Model):
         description="Slurm: the address the nodes reach the controller at. Default: its name, "
         "resolved by the nodes.",
     )
+    imex: Literal["host", "dra-driver"] = Field(
+        default="host",
+        description="Who runs IMEX on the trays of a rack-scale NVLink domain (NVL72): 'host', "
+        "the nvidia-imex service bringup configures on every tray; or 'dra-driver' (Kubernetes), "
+        "NVIDIA's DRA driver, which starts IMEX daemons of its own for each ComputeDomain, so "
+        "the host's service is stopped and disabled.",
+    )
+    clique_label: Literal["bringup", "dra-driver"] | None = Field(
+        default=None,
+        description="Kubernetes: who sets the nvidia.com/gpu.clique node label on the trays of "
+        "a rack-scale NVLink domain: 'bringup', from the plan; or 'dra-driver', NVIDIA's stack "
+        "(GPU feature discovery, deployed with the DRA driver). Default: 'dra-driver' where it "
+        "runs IMEX, else 'bringup'.",
+    )
+    kueue: bool = Field(
+        default=False,
+        strict=True,  # 1 or "yes" is as likely a slip as meant
+        description="Kubernetes: render a Kueue Topology of the cluster (SU, rack, host) and a "
+        "ResourceFlavor per SKU that uses it, for Kueue's topology-aware scheduling.",
+    )
 
     @field_validator("controller_address", mode="before")
     @classmethod
@@ -339,6 +359,38 @@ class Scheduler(_Model):
             if declared:
                 raise ValueError(f"{declared[0]}: only a slurm scheduler has a controller")
         return self
+
+    @model_validator(mode="after")
+    def _kubernetes_only(self) -> Scheduler:
+        """What only a Kubernetes cluster has: the DRA driver, node labels others set, Kueue.
+        Each problem is its own line, naming the field and its value."""
+        if self.kind == "kubernetes":
+            return self
+        problems = []
+        if self.imex == "dra-driver":
+            problems.append(f"imex: 'dra-driver' needs a kubernetes scheduler, got {self.kind!r}")
+        if self.clique_label is not None:
+            problems.append(
+                f"clique_label: {self.clique_label!r} needs a kubernetes scheduler, "
+                f"got {self.kind!r}"
+            )
+        if self.kueue:
+            problems.append(f"kueue: true needs a kubernetes scheduler, got {self.kind!r}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def clique_labeller(self) -> Literal["bringup", "dra-driver"]:
+        """Who sets ``nvidia.com/gpu.clique``: as declared, else NVIDIA's stack where its DRA
+        driver runs IMEX (it places a ComputeDomain's daemons by that label), else bringup.
+
+        >>> Scheduler(kind="kubernetes", imex="dra-driver").clique_labeller
+        'dra-driver'
+        """
+        if self.clique_label is not None:
+            return self.clique_label
+        return "dra-driver" if self.imex == "dra-driver" else "bringup"
 
     def name_in(self, cluster: str) -> str:
         """The scheduler's name for the cluster: ``cluster_name``, else the cluster's name."""

@@ -150,6 +150,21 @@ BAD: list[tuple[str, dict[str, Any], str, list[str]]] = [
      "scheduler.controller", ["only a slurm scheduler has a controller"]),
     ("controller-default-too-long", {"scheduler.cluster_name": "c" * 60},
      "scheduler.controller", [f"'{'c' * 60}-slurmctld'", "not a DNS label", "declare one"]),
+    # who runs IMEX and labels the cliques, and Kueue: what only a kubernetes scheduler has
+    ("imex-dra-driver-slurm", {"scheduler.imex": "dra-driver"}, "scheduler.imex",
+     ["'dra-driver' needs a kubernetes scheduler", "got 'slurm'"]),
+    ("imex-unknown", {"scheduler": {"kind": "kubernetes", "imex": "gpu-operator"}},
+     "scheduler.imex", ["got 'gpu-operator'", "'host' or 'dra-driver'"]),
+    ("clique-label-slurm", {"scheduler.clique_label": "bringup"}, "scheduler.clique_label",
+     ["'bringup' needs a kubernetes scheduler", "got 'slurm'"]),
+    ("clique-label-unknown", {"scheduler": {"kind": "kubernetes", "clique_label": "gfd"}},
+     "scheduler.clique_label", ["got 'gfd'", "'bringup' or 'dra-driver'"]),
+    ("kueue-slurm", {"scheduler.kueue": True}, "scheduler.kueue",
+     ["true needs a kubernetes scheduler", "got 'slurm'"]),
+    ("kueue-text", {"scheduler": {"kind": "kubernetes", "kueue": "yes"}}, "scheduler.kueue",
+     ["got 'yes'", "valid boolean"]),
+    ("kueue-number", {"scheduler": {"kind": "kubernetes", "kueue": 1}}, "scheduler.kueue",
+     ["got 1", "valid boolean"]),
     # pydantic reads true as 1 and false as 0: every number field refuses booleans
     ("bool-count", {"racks.0.count": True}, "racks.0.count",
      ["got True", "expected an integer, not a boolean"]),
@@ -395,6 +410,43 @@ def test_slurm_controller_defaults_to_the_schedulers_cluster_name() -> None:
     )
     assert declared.scheduler.controller_in(declared.name) == "ctl1"
     assert str(declared.scheduler.controller_address) == "10.64.0.9"
+
+
+def test_a_slurm_scheduler_with_every_kubernetes_field_gives_a_line_for_each() -> None:
+    declared = {"imex": "dra-driver", "clique_label": "bringup", "kueue": True}
+    problems = _problems(_lab({"scheduler": {"kind": "slurm", **declared}}))
+    assert [p.split(": ")[0] for p in problems] == [
+        "scheduler.imex",
+        "scheduler.clique_label",
+        "scheduler.kueue",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("declared", "labeller"),
+    [
+        ({}, "bringup"),
+        ({"imex": "dra-driver"}, "dra-driver"),
+        ({"imex": "dra-driver", "clique_label": "bringup"}, "bringup"),
+        ({"clique_label": "dra-driver"}, "dra-driver"),
+    ],
+)
+def test_the_clique_label_is_the_dra_driver_s_where_it_runs_imex(
+    declared: dict[str, str], labeller: str
+) -> None:
+    cluster = parse_cluster(_lab({"scheduler": {"kind": "kubernetes", **declared}}))
+    assert cluster.scheduler.clique_labeller == labeller
+    assert cluster.scheduler.imex == declared.get("imex", "host")
+    assert cluster.scheduler.kueue is False
+
+
+def test_a_slurm_cluster_runs_imex_on_the_host_and_labels_its_own_cliques() -> None:
+    scheduler = parse_cluster(_lab({})).scheduler
+    assert (scheduler.imex, scheduler.clique_labeller, scheduler.kueue) == (
+        "host",
+        "bringup",
+        False,
+    )
 
 
 def test_cluster_built_in_python() -> None:
