@@ -6,11 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= lab
 
-.PHONY: all setup engine slurm system run test lint benchmark clean
+.PHONY: all setup engine slurm kubernetes system run test lint benchmark clean
 
 all: run
 
-setup: $(VENV)/.installed engine slurm system
+setup: $(VENV)/.installed engine slurm kubernetes system
 
 # Debian packages for the lab and the tests (sshd, iproute2, dpkg-dev, fio, PostgreSQL),
 # installed when missing.
@@ -31,6 +31,12 @@ engine: $(VENV)/.installed
 # slurm run it.
 slurm:
 	scripts/build-slurm
+
+# kube-apiserver and etcd 1.37, built from the Go module proxy into .tools/kubernetes unless
+# they are there: about 13 minutes the first time. The lab's Kubernetes stacks (lab-k8s) and the
+# tests marked kubernetes run them.
+kubernetes:
+	scripts/build-kubernetes
 
 # The main job on the embedded lab (as root): plan, a fresh lab, then through the engine
 # render, provision, burn in, validate and admit each rack; then the Slurm view: sinfo of the lab
