@@ -122,6 +122,11 @@ class Workspace:
         """The Slurm scripts/build-slurm builds into .tools/slurm."""
         return SlurmInstall(self.tools)
 
+    @property
+    def kubernetes(self) -> KubernetesInstall:
+        """The kube-apiserver and etcd scripts/build-kubernetes builds into .tools/kubernetes."""
+        return KubernetesInstall(self.tools)
+
     def stack_file(self, name: str) -> Path:
         """The declaration of stack `name`."""
         return self.stacks / f"Pulumi.{check_stack_name(name)}.yaml"
@@ -207,6 +212,8 @@ class StackPaths:
 
 
 SLURM_VERSION = "24.11.5"
+KUBERNETES_VERSION = "v1.37.2"
+"""The Kubernetes release scripts/build-kubernetes builds (its version stamp)."""
 """The Slurm release scripts/build-slurm builds (topology/block with BlockSizes needs 24.05+)."""
 
 
@@ -265,3 +272,26 @@ class SlurmInstall:
         if conf is not None:
             env["SLURM_CONF"] = str(conf)
         return env
+
+
+@dataclass(frozen=True)
+class KubernetesInstall:
+    """kube-apiserver and etcd as scripts/build-kubernetes builds them into
+    ``<tools>/kubernetes/bin``: the lab's Kubernetes stacks run them on this host."""
+
+    tools: Path
+
+    @property
+    def bin(self) -> Path:
+        """The built programs and their version stamp."""
+        return self.tools / "kubernetes" / "bin"
+
+    def program(self, name: str) -> Path:
+        """``kube-apiserver`` or ``etcd``."""
+        return self.bin / name
+
+    def built(self) -> bool:
+        """Whether scripts/build-kubernetes has built this release."""
+        stamp = self.bin / ".version"
+        programs = all(self.program(n).exists() for n in ("kube-apiserver", "etcd"))
+        return programs and stamp.exists() and stamp.read_text().strip() == KUBERNETES_VERSION

@@ -28,6 +28,7 @@ from bringup.access import Access, SchedulerAccess
 from bringup.lab import hosts
 from bringup.lab.extra_vars import lab_extra_vars
 from bringup.lab.faults import Options, heal, inject
+from bringup.lab.kubernetes import LabKubernetes
 from bringup.lab.layout import BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX, LabNode, lab_layout
 from bringup.lab.packages import MUNGE_LAB, MUNGE_LAB_PACKAGE, build_repository
 from bringup.lab.profile import node_profile
@@ -78,14 +79,17 @@ class Lab:
         return ["/usr/bin/env", path, "/usr/bin/python3"]
 
     def _scheduler(self) -> SchedulerAccess:
-        """The lab's Slurm controller, while one runs (a Slurm stack's lab that is up)."""
+        """The lab's Slurm controller or Kubernetes API server, while one runs (the lab of a
+        stack of that scheduler, up)."""
         try:
-            running = "slurm" in self.state()
+            state = self.state()
         except LabError:
-            running = False
-        if not running:
             return SchedulerAccess()
-        return SchedulerAccess.slurm(self.slurm.conf.absolute(), self.workspace.slurm)
+        if "slurm" in state:
+            return SchedulerAccess.slurm(self.slurm.conf.absolute(), self.workspace.slurm)
+        if "kubernetes" in state:
+            return SchedulerAccess.kubernetes(self.kubeconfig.absolute(), "bringup")
+        return SchedulerAccess()
 
     def _slurm_vars(self) -> dict[str, JsonValue]:
         """The slurm_node role's lab overrides: the lab's configuration and MUNGE key (as files
@@ -152,6 +156,16 @@ class Lab:
         """The lab's Slurm controller and its files (``.lab/<stack>/slurm``)."""
         return LabSlurm(self.dir / "slurm", self.workspace.slurm)
 
+    @property
+    def kubernetes(self) -> LabKubernetes:
+        """The lab's Kubernetes control plane and its files (``.lab/<stack>/kubernetes``)."""
+        return LabKubernetes(self.dir / "kubernetes", self.kubeconfig, self.workspace.kubernetes)
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The kubeconfig of a Kubernetes stack's lab: contexts ``bringup`` and ``operator``."""
+        return self.dir / "kubeconfig"
+
     def state(self) -> LabState:
         """What `up` recorded; no nodes when the lab is not up."""
         path = self.dir / "state.json"
@@ -186,6 +200,12 @@ class Lab:
             raise LabError(
                 f"stack {self.stack!r} runs Slurm, which is not built: run scripts/build-slurm "
                 "(`make setup` does)"
+            )
+        runs_kubernetes = plan.cluster.scheduler.kind == "kubernetes"
+        if runs_kubernetes and not self.workspace.kubernetes.built():
+            raise LabError(
+                f"stack {self.stack!r} runs Kubernetes, which is not built: run "
+                "scripts/build-kubernetes (`make setup` does)"
             )
         self.dir.mkdir(parents=True, exist_ok=True)
         self.shared.mkdir(mode=0o1777, exist_ok=True)
@@ -239,6 +259,10 @@ class Lab:
             )
             state["watch_url"] = f"http://{controller}:{port}/v1/verdicts"
             self._save(state)
+        if runs_kubernetes:
+            state["kubernetes"] = self.kubernetes.start()
+            self._save(state)
+            self.kubernetes.register(plan, {r["name"]: r["management"] for r in records})
         return state
 
     def _keypair(self) -> str:
@@ -269,6 +293,8 @@ class Lab:
         with contextlib.suppress(LabError):  # unreadable: the daemons are found by command line
             recorded = dict(self.state().get("slurm", {}))
         removed = [f"slurm:{pid}" for pid in self.slurm.stop(recorded)]
+        removed += [f"kubernetes:{pid}" for pid in self.kubernetes.stop(every_lab=True)]
+        self.kubernetes.forget()
         for ns in netns_list():
             if not ns.startswith(NETNS_PREFIX):
                 continue

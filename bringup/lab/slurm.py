@@ -37,7 +37,7 @@ from pathlib import Path
 from bringup.atomic import write_atomic
 from bringup.lab.hosts import GPU_DEVICES
 from bringup.lab.layout import LabLayout
-from bringup.lab.system import LabError, alive, kill, read_pid
+from bringup.lab.system import LabError, alive, kill, processes, read_pid, tail
 from bringup.plan import Plan
 from bringup.render.slurm import SlurmSite, render_slurm_files
 from bringup.workspace import SlurmInstall
@@ -150,7 +150,7 @@ class LabSlurm:
         )
         pid = _wait_pid(pidfile, START_TIMEOUT)
         if pid is None:
-            raise LabError(f"munged did not start: {_tail(self.dir / 'munged.log')}")
+            raise LabError(f"munged did not start: {tail(self.dir / 'munged.log')}")
         return pid
 
     def _slurmctld(self, name: str) -> int:
@@ -204,24 +204,24 @@ class LabSlurm:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise LabError(f"bringup watch exited: {_tail(log)}")
+                raise LabError(f"bringup watch exited: {tail(log)}")
             if read_pid(pidfile) == process.pid:
                 return process.pid
             time.sleep(0.1)
-        raise LabError(f"bringup watch did not listen within {START_TIMEOUT:.0f} s: {_tail(log)}")
+        raise LabError(f"bringup watch did not listen within {START_TIMEOUT:.0f} s: {tail(log)}")
 
     def _wait_controller(self, pid: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if not alive(pid):
-                raise LabError(f"slurmctld exited: {_tail(self.dir / 'log' / 'slurmctld.log')}")
+                raise LabError(f"slurmctld exited: {tail(self.dir / 'log' / 'slurmctld.log')}")
             done = self.tool("scontrol", "ping", check=False)
             if done.returncode == 0 and "is UP" in done.stdout:
                 return
             time.sleep(0.5)
         raise LabError(
             f"slurmctld did not answer within {START_TIMEOUT:.0f} s: "
-            f"{_tail(self.dir / 'log' / 'slurmctld.log')}"
+            f"{tail(self.dir / 'log' / 'slurmctld.log')}"
         )
 
     def tool(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -279,18 +279,11 @@ def _lab_daemons() -> list[int]:
     lines name a ``.lab/<stack>/slurm/`` folder. A lab of another project may have left them,
     and only one munged can serve MUNGE's socket."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        program = Path(argv[0].decode(errors="replace")).name
-        names_lab = any(b"/.lab/" in a and b"/slurm/" in a for a in argv[1:])
-        watch = b"watch" in argv and b"--pidfile" in argv
+    for pid, program, args in processes():
+        names_lab = any(b"/.lab/" in a and b"/slurm/" in a for a in args)
+        watch = b"watch" in args and b"--pidfile" in args
         if names_lab and (program in ("munged", "slurmctld") or watch):
-            found.append(int(entry.name))
+            found.append(pid)
     return found
 
 
@@ -302,10 +295,3 @@ def _wait_pid(pidfile: Path, timeout: float) -> int | None:
             return pid
         time.sleep(0.05)
     return None
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:]) or "no output"
-    except OSError:
-        return f"no {path.name}"

@@ -57,6 +57,8 @@ class LabState(TypedDict):
     slurm: NotRequired[dict[str, int]]
     """The pids of the lab's munged, slurmctld and `bringup watch` on the host (a Slurm stack's
     lab)."""
+    kubernetes: NotRequired[dict[str, int]]
+    """The pids of the lab's etcd and kube-apiserver on this host (a Kubernetes stack's lab)."""
     watch_url: NotRequired[str]
     """Where the nodes' health checks report: the lab's `bringup watch`, at the gateway."""
 

@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bringup.errors import BringupError
@@ -90,3 +90,23 @@ def read_pid(path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    """The last `lines` lines of a log on one line, for a message."""
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:]) or "no output"
+    except OSError:
+        return f"no {path.name}"
+
+
+def processes() -> Iterator[tuple[int, str, list[bytes]]]:
+    """Every process of this host: its pid, its program's file name and its arguments."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        yield int(entry.name), Path(argv[0].decode(errors="replace")).name, argv[1:]
