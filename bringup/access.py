@@ -89,12 +89,23 @@ class SchedulerAccess(Wire):
     """What the client tools' environment adds to this process's (SLURM_CONF, LD_LIBRARY_PATH)."""
     bin_dir: Path | None = None
     """Where the client tools are (scontrol, sinfo); None: found on PATH."""
+    context: str | None = None
+    """Kubernetes: the kubeconfig's context (None: its current one)."""
 
     @classmethod
     def declared(cls, scheduler: Scheduler) -> SchedulerAccess:
-        """A site's scheduler as its declaration names it, driven with the system's tools. No
-        Kubernetes adapter exists yet: a Kubernetes stack drives none (and says so)."""
-        return cls.slurm() if scheduler.kind == "slurm" else cls()
+        """A site's scheduler as its declaration names it, driven with the system's tools and
+        configuration (Slurm's slurm.conf; the kubeconfig kubectl would read)."""
+        return cls.slurm() if scheduler.kind == "slurm" else cls.kubernetes()
+
+    @classmethod
+    def kubernetes(
+        cls, kubeconfig: Path | None = None, context: str | None = None
+    ) -> SchedulerAccess:
+        """Kubernetes through a kubeconfig (None: KUBECONFIG, else ~/.kube/config, as kubectl
+        reads them) and one of its contexts (None: its current one)."""
+        env = {} if kubeconfig is None else {"KUBECONFIG": str(kubeconfig)}
+        return cls(adapter="kubernetes", env=env, context=context)
 
     @classmethod
     def slurm(cls, conf: Path | None = None, install: StagedSlurm | None = None) -> SchedulerAccess:

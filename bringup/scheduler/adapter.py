@@ -34,6 +34,7 @@ REASON_LIMIT = 128
 ADAPTERS: Mapping[str, str] = {
     "none": "bringup.scheduler.none:NoScheduler",
     "slurm": "bringup.scheduler.slurm:SlurmScheduler",
+    "kubernetes": "bringup.scheduler.kubernetes:KubernetesScheduler",
 }
 """Scheduler adapters by name: "module:callable" taking a SchedulerAccess."""
 
@@ -111,6 +112,9 @@ class SchedulerAdapter(Protocol):
     name: str
     drives: bool
     """Whether a scheduler is behind it (False for ``none``: nothing read, nothing told)."""
+    takes_labels: bool
+    """Whether it gives nodes the plan's labels (Kubernetes); Slurm reads its topology from
+    topology.conf."""
 
     def describe(self) -> str:
         """Which scheduler this is and how it is reached, for messages."""
@@ -129,6 +133,10 @@ class SchedulerAdapter(Protocol):
         """Lift bringup's holds of `nodes`; a node someone else holds stays held (kept)."""
         ...
 
+    def label(self, labels: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """Give each node of `labels` its planned labels; returns the nodes changed."""
+        ...
+
 
 class OwnedHolds(ABC):
     """hold and release under bringup's ownership rules, over a scheduler's three primitives.
@@ -140,6 +148,11 @@ class OwnedHolds(ABC):
 
     name: str
     drives = True
+    takes_labels = False
+    coexists = False
+    """Whether bringup's hold sits beside someone else's (Kubernetes: a taint beside an
+    operator's cordon), so that a node held by them is held by bringup too; Slurm has one
+    reason per node, and someone else's is never overwritten."""
 
     @abstractmethod
     def nodes(self, names: Sequence[str]) -> dict[str, SchedulerNode]:
@@ -153,6 +166,10 @@ class OwnedHolds(ABC):
     def _resume(self, names: Sequence[str]) -> None:
         """Lift the hold of every node of `names` (all known to the scheduler)."""
 
+    def label(self, labels: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """No labels: overridden by an adapter that takes them."""
+        return []
+
     def hold(self, nodes_by_reason: Mapping[str, Sequence[str]]) -> SchedulerResult:
         """Hold nodes with bringup's reasons; someone else's hold is kept."""
         wanted = _reason_per_node(nodes_by_reason)
@@ -160,7 +177,9 @@ class OwnedHolds(ABC):
         groups: dict[str, list[str]] = {}
         for node, reason in wanted.items():
             now = current.get(node)
-            if now is None or now.by_operator or (now.owned and now.reason == reason):
+            if now is None or (now.owned and now.reason == reason):
+                continue
+            if now.by_operator and not self.coexists:
                 continue
             groups.setdefault(reason, []).append(node)
         for reason, group in groups.items():

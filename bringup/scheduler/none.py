@@ -17,6 +17,7 @@ class NoScheduler:
 
     name = "none"
     drives = False
+    takes_labels = False
 
     def __init__(self, access: SchedulerAccess | None = None) -> None:
         """Nothing of `access` is used: there is nothing to reach."""
@@ -36,3 +37,7 @@ class NoScheduler:
     def release(self, nodes: Sequence[str]) -> SchedulerResult:
         """Releases nothing."""
         return SchedulerResult()
+
+    def label(self, labels: Mapping[str, Mapping[str, str]]) -> list[str]:
+        """Labels nothing."""
+        return []
