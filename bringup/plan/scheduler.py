@@ -262,6 +262,11 @@ def _leaf_group(plan: Plan, name: str, nodes: list[str]) -> list[TopologyLine]:
     return [*lines, TopologyLine("SwitchName", name, switches=children)]
 
 
+LABELS_VARIABLE = "bringup_kubernetes_labels"
+"""The host variable the labels are rendered into (templates/inventory/host_vars/host.yml.j2),
+where admission reads them back for a scheduler that takes labels."""
+
+
 def kubernetes_labels(plan: Plan, node: Node) -> dict[str, str]:
     """Labels a Kubernetes node gets from the plan (placement and failure domains)."""
     labels = {

@@ -9,11 +9,8 @@ admission read the inventory where the controller wrote it.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,10 +20,10 @@ from bringup.admit.verdict import DomainPolicy
 from bringup.lab.faults import Options
 from bringup.lab.lab import Lab
 from bringup.plan import make_plan
-from bringup.provision import ProvisionRequest, run_playbook
 from bringup.provision.inventory import write_inventory
 from bringup.spec import load_cluster
-from bringup.workspace import REPOSITORY, Workspace
+from bringup.workspace import REPOSITORY
+from tests.unit.admit.provisioned import provisioned_lab
 
 pytestmark = [pytest.mark.root, pytest.mark.slurm]
 
@@ -80,26 +77,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    project = Path(tempfile.mkdtemp(prefix="bringup-slurm-", dir="/var/tmp"))
-    lab = Lab(Workspace(project), "lab")
-    lab.down()
-    lab.up(PLAN, len(HOSTS))
-    try:
-        site = Site(lab)
-        result = run_playbook(
-            ProvisionRequest(
-                playbook=REPOSITORY / "playbooks" / "provision.yml",
-                inventory=site.inventory,
-                private_data_dir=project / "runs",
-                hosts=tuple(HOSTS),
-                access=lab.access(),
-            )
-        )
-        assert result.converged, result.hosts
-        yield site
-    finally:
-        lab.down()
-        shutil.rmtree(project, ignore_errors=True)
+    with provisioned_lab("lab", PLAN, HOSTS) as lab:
+        yield Site(lab)
 
 
 def test_admitted_nodes_are_idle_in_slurm(site: Site) -> None:
