@@ -40,6 +40,7 @@ def watch_command(
     from bringup.health.watch import Watch, logging_to, serve, slurm_jobs
     from bringup.plan.expectation import management_address
     from bringup.scheduler.adapter import adapter_for
+    from bringup.scheduler.kubernetes import KubernetesScheduler
     from bringup.scheduler.slurm import SlurmScheduler
 
     ws, cluster, plan = plan_stack(stack, stacks_dir)
@@ -52,6 +53,8 @@ def watch_command(
     jobs = None
     if isinstance(scheduler, SlurmScheduler):
         jobs = slurm_jobs(scheduler.program("squeue"), {**os.environ, **scheduler.access.env})
+    elif isinstance(scheduler, KubernetesScheduler):
+        jobs = scheduler.pods_on
     watch = Watch(
         stack,
         Fleet.from_plan(plan),

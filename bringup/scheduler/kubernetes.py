@@ -114,7 +114,7 @@ class KubernetesScheduler(OwnedHolds):
         wanted, found, token = set(names), {}, ""
         while True:
             query = [("limit", PAGE), *([("continue", token)] if token else [])]
-            status, page = self._request("GET", "/api/v1/nodes", query=query)
+            status, page = self.request("GET", "/api/v1/nodes", query=query)
             if status != 200:
                 raise self._error("list nodes", status, page)
             for item in cast(list[Json], _get(page, "items") or []):
@@ -126,7 +126,7 @@ class KubernetesScheduler(OwnedHolds):
                 return found
 
     def _get(self, name: str) -> Json | None:
-        status, node = self._request("GET", f"/api/v1/nodes/{name}")
+        status, node = self.request("GET", f"/api/v1/nodes/{name}")
         if status == 404:
             return None
         if status != 200:
@@ -160,19 +160,35 @@ class KubernetesScheduler(OwnedHolds):
                 changed.append(name)
         return changed
 
-    def create_node(self, body: Json) -> bool:
-        """Register a Node (as a kubelet does); False when it exists already."""
-        status, answer = self._request("POST", "/api/v1/nodes", body=body)
-        if status == 409:
-            return False
-        if status not in (200, 201):
-            raise self._error(f"create node {_get(body, 'metadata', 'name')}", status, answer)
-        return True
+    def pods_on(self, node: str) -> list[dict[str, str]]:
+        """The pods bound to `node` (the watch keeps them with an incident, as it keeps the
+        Slurm jobs of a node): namespace/name as the id, the owner (a Job, a JobSet's Job, a
+        LeaderWorkerSet) as the name, the phase as the state, the namespace as the user."""
+        query = [("fieldSelector", f"spec.nodeName={node}")]
+        status, answer = self.request("GET", "/api/v1/pods", query=query)
+        if status != 200:
+            raise self._error(f"list pods on {node}", status, answer)
+        pods = []
+        for pod in cast(list[Json], answer.get("items") or []):
+            namespace = str(_get(pod, "metadata", "namespace"))
+            owners = cast(list[Json], _get(pod, "metadata", "ownerReferences") or [])
+            owner = f"{owners[0].get('kind')}/{owners[0].get('name')}" if owners else ""
+            name = str(_get(pod, "metadata", "name"))
+            pods.append(
+                {
+                    "id": f"{namespace}/{name}",
+                    "name": owner or name,
+                    "state": str(_get(pod, "status", "phase") or "Unknown"),
+                    "user": namespace,
+                    "ended": "",
+                }
+            )
+        return pods
 
     def patch(self, name: str, patch: Json, *, status: bool = False) -> Json:
         """Apply a strategic-merge patch to a Node (or its status); returns the node."""
         path = f"/api/v1/nodes/{name}" + ("/status" if status else "")
-        code, answer = self._request(
+        code, answer = self.request(
             "PATCH", path, body=patch, content_type="application/strategic-merge-patch+json"
         )
         if code != 200:
@@ -191,7 +207,7 @@ class KubernetesScheduler(OwnedHolds):
                 return node
             metadata = cast(Json, patch.setdefault("metadata", {}))
             metadata["resourceVersion"] = _get(node, "metadata", "resourceVersion")
-            code, answer = self._request(
+            code, answer = self.request(
                 "PATCH",
                 f"/api/v1/nodes/{name}",
                 body=patch,
@@ -241,7 +257,7 @@ class KubernetesScheduler(OwnedHolds):
                 ) from None
         return self._client
 
-    def _request(
+    def request(
         self,
         method: str,
         path: str,

@@ -23,6 +23,7 @@ from bringup.lab.kubernetes import PENDING_TAINT, LabKubernetes, Ports
 from bringup.plan import make_plan
 from bringup.plan.expectation import management_address
 from bringup.plan.scheduler import kubernetes_labels
+from bringup.report.sources import read_scheduler
 from bringup.scheduler.kubernetes import (
     CONDITION,
     PENDING,
@@ -168,7 +169,7 @@ def test_the_watch_quarantines_a_failing_node_through_the_adapter(
 
     watch = Watch(
         "lab-k8s", Fleet.from_plan(PLAN), ADDRESSES, opener, cluster.bringup,
-        tmp_path / "incidents", BreakerSettings(),
+        tmp_path / "incidents", BreakerSettings(), jobs=cluster.bringup.pods_on,
     )  # fmt: skip
     lost = Finding(f"gpu:{node}/5", "gpu.count", "lost (fallen off the bus)", "visible")
     verdict = HealthVerdict(
@@ -180,6 +181,21 @@ def test_the_watch_quarantines_a_failing_node_through_the_adapter(
         findings=(HealthFinding(lost, Severity.CRITICAL, Action.REBOOT),),
         evidence={},
     )
+    # a job's pod on the node, bound there as the scheduler would (no scheduler runs here)
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
+    assert (
+        cluster.operator.request(
+            "POST", "/api/v1/namespaces/default/serviceaccounts", body=account
+        )[0]
+        == 201
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "train-0"},
+        "spec": {"nodeName": node, "containers": [{"name": "train", "image": "trainer:1"}]},
+    }
+    assert cluster.operator.request("POST", "/api/v1/namespaces/default/pods", body=pod)[0] == 201
     decision = watch.receive(verdict)
     assert decision.action == "drained"
     assert cluster.taints(node) == {QUARANTINE: "gpu.count"}
@@ -188,3 +204,12 @@ def test_the_watch_quarantines_a_failing_node_through_the_adapter(
     assert message == f"gpu:{node}/5 gpu.count (incident {decision.incident})"
     assert cluster.cordoned(node)
     assert CONDITION == "bringup.dev/Validated"
+    with Ledger.open(path=ledger_path) as ledger:
+        [incident] = ledger.incidents("lab-k8s", node=node)
+    assert [(j["id"], j["user"]) for j in incident.jobs] == [("default/train-0", "default")]
+    # the report reads the same view
+    read = read_scheduler(cluster.bringup, [node])
+    assert (
+        read.describe(node)
+        == f"quarantined: bringup: gpu:{node}/5 gpu.count (incident {decision.incident})"
+    )
