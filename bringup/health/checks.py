@@ -111,6 +111,18 @@ def row_remap_rule(finding: Finding) -> Advice:
     return Advice(Severity.CRITICAL, Action.RESET_GPU)
 
 
+def imex_rule(finding: Finding) -> Advice:
+    """A dead host IMEX is restarted. One running where the DRA driver runs IMEX holds the
+    driver's IMEX session, so no ComputeDomain starts on the tray until it is stopped: the
+    daemon step of the ladder still, with a note, as the ladder has no step that stops one."""
+    if finding.expected.startswith("stopped"):
+        note = (
+            "not a restart: stop, disable and mask the host's nvidia-imex; the DRA driver runs IMEX"
+        )
+        return Advice(Severity.CRITICAL, Action.RESTART_SERVICE, note)
+    return Advice(Severity.CRITICAL, Action.RESTART_SERVICE)
+
+
 _CRITICAL = Severity.CRITICAL
 RULES: Mapping[Check, Rule] = {
     Check.GPU_COUNT: always(_CRITICAL, Action.REBOOT, "replace the GPU if it is lost again"),
@@ -121,7 +133,7 @@ RULES: Mapping[Check, Rule] = {
     Check.NVLINK_ERRORS: always(_CRITICAL, Action.RESET_GPU),
     Check.NVLINK_FABRIC_MANAGER: always(_CRITICAL, Action.RESTART_SERVICE),
     Check.NVLINK_NVLSM: always(_CRITICAL, Action.RESTART_SERVICE),
-    Check.NVLINK_IMEX: always(_CRITICAL, Action.RESTART_SERVICE),
+    Check.NVLINK_IMEX: imex_rule,
     Check.NIC_PRESENT: always(_CRITICAL, Action.CHECK_CABLE),
     Check.NIC_STATE: always(_CRITICAL, Action.CHECK_CABLE),
     Check.NIC_RATE: always(_CRITICAL, Action.CHECK_CABLE),

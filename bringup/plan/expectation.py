@@ -17,7 +17,7 @@ example stacks and reads it back equal).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
@@ -66,6 +66,11 @@ class ImexPeer(_Model):
     address: str | None
 
 
+ImexOwner = Literal["host", "dra-driver"]
+"""Who runs IMEX on a domain's trays: the host's nvidia-imex service, or NVIDIA's DRA driver,
+which starts daemons of its own per ComputeDomain (the stack's ``scheduler.imex``)."""
+
+
 class NvlinkExpectation(_Model):
     """The NVLink domain the node's GPUs belong to."""
 
@@ -76,6 +81,8 @@ class NvlinkExpectation(_Model):
     domain_gpus: int
     switch_trays: tuple[str, ...]
     imex: bool
+    """The domain runs IMEX (the trays of an NVL72 rack), whoever owns the daemons."""
+    imex_owner: ImexOwner = "host"  # what an expectation rendered before the field ran
     imex_peers: tuple[ImexPeer, ...]
 
 
@@ -142,12 +149,15 @@ class MountExpectation(_Model):
     write_gbs: float
 
 
+IMEX_SERVICE = "nvidia-imex"
+"""The host's IMEX daemon, as systemd and the package name it."""
+
 # The daemons a node's planned software runs, in the order the suite checks them.
 _SERVICES: tuple[tuple[str, str], ...] = (
     ("dcgm", "nvidia-dcgm"),
     ("fabric_manager", "nvidia-fabricmanager"),
     ("nvlsm", "nvidia-nvlsm"),
-    ("imex", "nvidia-imex"),
+    ("imex", IMEX_SERVICE),
 )
 
 
@@ -186,15 +196,31 @@ class NodeExpectation(_Model):
 
     @property
     def imex(self) -> bool:
-        """The node runs an IMEX daemon (an NVL72 tray)."""
+        """The node's NVLink domain runs IMEX (an NVL72 tray), on the host or not."""
         return bool(self.software and self.software.imex)
 
     @property
+    def host_imex(self) -> bool:
+        """The host runs the IMEX daemon: its domain runs IMEX and leaves it to the host."""
+        return self.imex and (self.nvlink is None or self.nvlink.imex_owner == "host")
+
+    @property
     def services(self) -> tuple[str, ...]:
-        """The daemons this node must run, as its planned software needs them."""
+        """The daemons this node must run, as its planned software needs them; not IMEX where
+        NVIDIA's DRA driver runs it."""
         if self.software is None:
             return ()
-        return tuple(unit for key, unit in _SERVICES if getattr(self.software, key))
+        return tuple(
+            unit
+            for key, unit in _SERVICES
+            if getattr(self.software, key) and (key != "imex" or self.host_imex)
+        )
+
+    @property
+    def stopped_services(self) -> tuple[str, ...]:
+        """The daemons this node must not run: the host's IMEX where the DRA driver runs
+        IMEX in daemons of its own (two would claim the driver's one IMEX session)."""
+        return (IMEX_SERVICE,) if self.imex and not self.host_imex else ()
 
     def threshold(self, key: str) -> float | None:
         """A numeric threshold, None where the catalog sets none for this SKU."""
@@ -343,6 +369,7 @@ def _nvlink(plan: Plan, name: str, sku: Sku) -> NvlinkExpectation | None:
         domain_gpus=domain.gpus,
         switch_trays=domain.switch_trays,
         imex=domain.imex,
+        imex_owner=plan.cluster.scheduler.imex,
         imex_peers=peers if domain.imex else (),
     )
 

@@ -86,7 +86,11 @@ class Check(StrEnum):
         "NVIDIA Fabric Manager running (HGX NVSwitch systems)",
     )
     NVLINK_NVLSM = "nvlink.nvlsm", Concern.NVLINK, "NVLink subnet manager running (B200/B300)"
-    NVLINK_IMEX = "nvlink.imex", Concern.NVLINK, "IMEX daemon running and this node READY (NVL72)"
+    NVLINK_IMEX = (
+        "nvlink.imex",
+        Concern.NVLINK,
+        "IMEX daemon running and this node READY (NVL72); stopped where the DRA driver runs IMEX",
+    )
     NVLINK_IMEX_DOMAIN = "nvlink.imex_domain", Concern.NVLINK, "IMEX domain membership, as planned"
     # NICs and cables
     NIC_PRESENT = "nic.present", Concern.FABRIC, "each planned NIC port and its netdev present"

@@ -6,7 +6,8 @@ reads it from there. The raw text is kept as it is: it is the evidence a finding
 tools run follows the node's expectations (no nvidia-smi on a CPU node, perfquery per planned
 InfiniBand port, a write probe per planned mount). A caller that needs only some of them
 (``bringup health``, every minute on every node) names the kinds it reads, and gives each tool
-less time.
+less time. A daemon the node must not run (the host's IMEX where NVIDIA's DRA driver runs
+IMEX) has its status collected too, so that a check can see it running.
 
 >>> outputs = parse_outputs("x", "@@bringup:begin a\\nhello\\n\\n@@bringup:end a 0\\n")
 >>> outputs.text("a"), outputs.rc("a")
@@ -131,9 +132,10 @@ def planned_sections(expected: NodeExpectation) -> list[Section]:
                 "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + names,
             )
         )
-    for service in expected.services:
+    # a daemon the node must not run is asked the same question: is it active?
+    for service in (*expected.services, *expected.stopped_services):
         sections.append(Section(service_section(service), f"svc {shlex.quote(service)}"))
-    if expected.imex:
+    if expected.host_imex:  # the DRA driver's daemons answer in their pods, not on the host
         sections.append(Section("imex-ctl", "$T nvidia-imex-ctl -N"))
     if expected.mounts:
         sections.append(Section("mounts", "cat /proc/self/mounts"))

@@ -4,14 +4,17 @@ Components: ``nvlink:<host>/gpu<i>/link<n>`` for a link, ``service:<host>/<unit>
 The plan says how many links each GPU has and at what speed (links_per_gpu, link_speed_mbps),
 and which daemons the SKU needs (fabric manager on HGX NVSwitch systems, NVLSM on B200/B300,
 IMEX on NVL72 trays). IMEX membership compares the daemon's node list with the planned peers;
-a peer's own state is that peer's check, so a dead neighbour does not fail this node.
+a peer's own state is that peer's check, so a dead neighbour does not fail this node. Where
+NVIDIA's DRA driver runs IMEX (daemons of its own per ComputeDomain, in pods), the host's
+nvidia-imex must be stopped: a running one holds the driver's IMEX session, so the driver's
+daemons never start. The driver's domains are its own and not judged here.
 """
 
 from __future__ import annotations
 
 import re
 
-from bringup.plan.expectation import NvlinkExpectation
+from bringup.plan.expectation import IMEX_SERVICE, NvlinkExpectation
 from bringup.validation.checks import Check
 from bringup.validation.collect import service_section
 from bringup.validation.judge import HAS_NVLINK, Judges
@@ -126,11 +129,32 @@ def nvlsm(node: Node) -> list[Finding]:
     return _service(node, Check.NVLINK_NVLSM, "nvidia-nvlsm")
 
 
+def _host_imex_stopped(node: Node) -> list[Finding]:
+    """The host's nvidia-imex, which must not run beside the DRA driver's daemons, stopped."""
+    name = service_section(IMEX_SERVICE)
+    if not node.outputs.has(name):
+        raise NodeProblem(name, "not collected")
+    if node.outputs.rc(name) != 0:  # inactive, failed or not installed: none of them runs
+        return []
+    return [
+        node.finding(
+            f"service:/{IMEX_SERVICE}",
+            Check.NVLINK_IMEX,
+            "running on the host",
+            "stopped: the DRA driver owns IMEX",
+            evidence=node.outputs.text(name),
+        )
+    ]
+
+
 @judges.of(Check.NVLINK_IMEX, when=HAS_NVLINK)
 def imex(node: Node) -> list[Finding]:
-    """nvidia-imex running, and this node READY in its domain."""
-    found = _service(node, Check.NVLINK_IMEX, "nvidia-imex")
-    if found or "nvidia-imex" not in node.expected.services:
+    """nvidia-imex running, and this node READY in its domain; where the DRA driver runs IMEX,
+    the host's nvidia-imex stopped."""
+    if IMEX_SERVICE in node.expected.stopped_services:
+        return _host_imex_stopped(node)
+    found = _service(node, Check.NVLINK_IMEX, IMEX_SERVICE)
+    if found or IMEX_SERVICE not in node.expected.services:
         return found
     own = node.expected.management_address
     status = node.imex_status
@@ -140,7 +164,7 @@ def imex(node: Node) -> list[Finding]:
     observed = mine[0].status if mine else "not in the domain's node list"
     return [
         node.finding(
-            "service:/nvidia-imex",
+            f"service:/{IMEX_SERVICE}",
             Check.NVLINK_IMEX,
             observed,
             "READY",
@@ -151,8 +175,8 @@ def imex(node: Node) -> list[Finding]:
 
 @judges.of(Check.NVLINK_IMEX_DOMAIN, when=HAS_NVLINK)
 def imex_domain(node: Node) -> list[Finding]:
-    """The IMEX domain's nodes are exactly the planned peers."""
-    if not node.expected.imex:
+    """The IMEX domain's nodes are exactly the planned peers (where the host runs IMEX)."""
+    if not node.expected.host_imex:
         return []
     nvlink = planned(node)
     peers = {str(p.address) for p in nvlink.imex_peers}
@@ -163,7 +187,7 @@ def imex_domain(node: Node) -> list[Finding]:
     domain = nvlink.domain
     return [
         node.finding(
-            "service:/nvidia-imex",
+            f"service:/{IMEX_SERVICE}",
             Check.NVLINK_IMEX_DOMAIN,
             f"missing {missing or '-'}, unexpected {extra or '-'}",
             f"the {len(peers)} trays of {domain}",

@@ -127,6 +127,22 @@ def test_each_rule_on_the_judges_findings(
     assert verdict.drain == (severity == CRITICAL)
 
 
+def test_a_host_imex_running_beside_the_dra_driver_drains_and_says_to_stop_it(
+    make_dra_case: Callable[[str], NodeCase],
+) -> None:
+    node = make_dra_case(TRAY).node()  # the lab's profile runs the host's IMEX
+    verdict = judge_health(node.expected, node.outputs, "cli")
+    (judged,) = verdict.findings
+    assert (judged.finding.check, judged.severity) == (Check.NVLINK_IMEX, CRITICAL)
+    assert judged.action == Action.RESTART_SERVICE  # the daemon step, with what to do instead
+    assert "stop, disable and mask the host's nvidia-imex" in advise(judged.finding).note
+    assert Check.NVLINK_IMEX.value in verdict.checks
+    stopped = make_dra_case(TRAY)
+    stopped.profile["services"]["nvidia-imex"] = "stopped"
+    node = stopped.node()
+    assert judge_health(node.expected, node.outputs, "cli").healthy
+
+
 def test_a_lost_gpu_says_to_replace_it_if_it_is_lost_again() -> None:
     lost = Finding("gpu:n1/3", Check.GPU_COUNT, "lost (fallen off the bus)", "visible")
     assert "replace" in advise(lost).note

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bringup.catalog import load_catalog
-from bringup.plan import PlanError, make_plan, node_expectation
+from bringup.plan import Plan, PlanError, make_plan, node_expectation
 from bringup.plan.scheduler import hostlist, kubernetes_labels, slurm_topology
-from bringup.spec import load_cluster
+from bringup.spec import Scheduler, load_cluster
 
 from .conftest import cluster, compute_fabric, su_racks
 
@@ -77,6 +77,37 @@ def test_nvl72_tray_imex_peers_are_its_domain() -> None:
     assert peers == [f"lab-h1-r01-k02-t{i:02d}" for i in range(1, 19)]
     assert all(p["address"] for p in nvlink["imex_peers"])
     assert state["management_address"] in {p["address"] for p in nvlink["imex_peers"]}
+
+
+def _mixed(**scheduler: object) -> Plan:
+    """The mixed stack (HGX A100 and H100, an NVL72 rack, CPU nodes) with `scheduler`."""
+    spec = load_cluster(STACKS / "Pulumi.mixed.yaml")
+    return make_plan(spec.model_copy(update={"scheduler": Scheduler(**scheduler)}))
+
+
+@pytest.mark.parametrize(
+    ("imex", "services", "stopped"),
+    [
+        ("host", ("nvidia-dcgm", "nvidia-imex"), ()),
+        ("dra-driver", ("nvidia-dcgm",), ("nvidia-imex",)),
+    ],
+)
+def test_the_host_runs_imex_unless_the_dra_driver_does(
+    imex: str, services: tuple[str, ...], stopped: tuple[str, ...]
+) -> None:
+    plan = _mixed(kind="kubernetes", imex=imex)
+    for node in plan.nodes:
+        expected = node_expectation(plan, node)
+        if node.sku == "gb200-nvl72":
+            assert expected.nvlink is not None
+            assert (expected.nvlink.imex, expected.nvlink.imex_owner) == (True, imex)
+            assert expected.imex  # the domain runs IMEX either way, with its peers
+            assert len(expected.nvlink.imex_peers) == 18
+            assert expected.host_imex == (imex == "host")
+            assert (expected.services, expected.stopped_services) == (services, stopped)
+        else:  # no IMEX to own: an HGX node's services do not change with the owner
+            assert not expected.host_imex
+            assert "nvidia-imex" not in expected.services + expected.stopped_services
 
 
 def test_nvlink_domain_partition_override() -> None:

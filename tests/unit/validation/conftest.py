@@ -22,9 +22,9 @@ import yaml
 from bringup.lab.emulator.tools import run_tool
 from bringup.lab.faults import FAULTS, Options, Target
 from bringup.lab.profile import node_profile
-from bringup.plan import make_plan
+from bringup.plan import Plan, make_plan
 from bringup.render import render_rack_files
-from bringup.spec import load_cluster
+from bringup.spec import load_cluster, parse_cluster
 from bringup.validation.collect import (
     NodeOutputs,
     perfquery_section,
@@ -36,6 +36,14 @@ from bringup.validation.node import Node
 from bringup.workspace import REPOSITORY
 
 PLAN = make_plan(load_cluster(REPOSITORY / "stacks" / "Pulumi.lab.yaml"))
+_LAB_DATA = yaml.safe_load((REPOSITORY / "stacks" / "Pulumi.lab.yaml").read_text())
+DRA_PLAN = make_plan(
+    parse_cluster(
+        _LAB_DATA["config"]["bringup:cluster"]
+        | {"scheduler": {"kind": "kubernetes", "imex": "dra-driver"}}
+    )
+)
+"""The lab's nodes in a Kubernetes cluster whose NVL72 trays leave IMEX to NVIDIA's DRA driver."""
 HGX, TRAY, CPU = "lab-h1-r01-k01-n1", "lab-h1-r01-k02-t01", "lab-h1-r01-k03-n1"
 EPOCH = 1_800_000_000
 
@@ -44,9 +52,9 @@ def host_uptime() -> float:
     return float(Path("/proc/uptime").read_text().split()[0])
 
 
-def host_vars(name: str) -> dict[str, Any]:
-    node = next(n for n in PLAN.nodes if n.name == name)
-    files = render_rack_files(PLAN, "lab", node.rack)
+def host_vars(name: str, plan: Plan = PLAN) -> dict[str, Any]:
+    node = next(n for n in plan.nodes if n.name == name)
+    files = render_rack_files(plan, "lab", node.rack)
     variables: dict[str, Any] = yaml.safe_load(files[f"host_vars/{name}.yml"])
     return variables
 
@@ -102,10 +110,12 @@ class NodeCase:
             "".join(f"{p.name}\t{p.version}\thi \n" for p in expected.packages),
             0,
         )
-        for service in expected.services:
-            state = self.profile["services"].get(service, "running")
+        for service in (*expected.services, *expected.stopped_services):
+            # a daemon the profile leaves out runs where the node needs it, else is not there
+            default = "running" if service in expected.services else "absent"
+            state = self.profile["services"].get(service, default)
             sections[service_section(service)] = ("", 0 if state == "running" else 3)
-        if expected.imex:
+        if expected.host_imex:
             sections["imex-ctl"] = self._tool(path, "nvidia-imex-ctl", "-N")
         mounts = "".join(f"tmpfs {m} tmpfs rw 0 0\n" for m in self.profile["mounts"])
         sections["mounts"] = ("proc /proc proc rw 0 0\n" + mounts, 0)
@@ -135,10 +145,22 @@ def _ip_addr(profile: dict[str, Any]) -> list[dict[str, Any]]:
     return links
 
 
-@pytest.fixture
-def make_case(tmp_path: Path) -> Callable[[str], NodeCase]:
+def case_maker(tmp: Path, plan: Plan) -> Callable[[str], NodeCase]:
+    """Healthy nodes of `plan`, by name, to break with faults."""
+
     def make(name: str) -> NodeCase:
-        node = next(n for n in PLAN.nodes if n.name == name)
-        return NodeCase(tmp_path, name, node_profile(PLAN, node), host_vars(name))
+        node = next(n for n in plan.nodes if n.name == name)
+        return NodeCase(tmp, name, node_profile(plan, node), host_vars(name, plan))
 
     return make
+
+
+@pytest.fixture
+def make_case(tmp_path: Path) -> Callable[[str], NodeCase]:
+    return case_maker(tmp_path, PLAN)
+
+
+@pytest.fixture
+def make_dra_case(tmp_path: Path) -> Callable[[str], NodeCase]:
+    """A node of DRA_PLAN; its profile, the lab's, has the host's IMEX running as the lab does."""
+    return case_maker(tmp_path, DRA_PLAN)

@@ -13,7 +13,7 @@ from bringup.validation.collect import (
     write_section,
 )
 from bringup.validation.expected import read_expectation
-from tests.unit.validation.conftest import CPU, HGX, host_vars
+from tests.unit.validation.conftest import CPU, DRA_PLAN, HGX, TRAY, host_vars
 
 
 def run_locally(script: str) -> subprocess.CompletedProcess[str]:
@@ -28,6 +28,15 @@ def test_sections_follow_the_expectations() -> None:
     assert hgx.count("perfquery -x") == 8  # one per compute rail; Ethernet ports have none
     assert "svc nvidia-fabricmanager" in hgx
     assert "fabricmanager" not in cpu
+
+
+def test_where_the_dra_driver_runs_imex_the_host_s_state_is_asked_and_not_its_domain() -> None:
+    lab = collection_script(read_expectation(host_vars(TRAY)).expected)
+    dra = collection_script(read_expectation(host_vars(TRAY, DRA_PLAN)).expected)
+    assert "svc nvidia-imex" in lab
+    assert "nvidia-imex-ctl -N" in lab
+    assert "svc nvidia-imex" in dra  # to see it running where it must not
+    assert "nvidia-imex-ctl" not in dra  # the driver's daemons answer in their pods
 
 
 def test_script_runs_and_every_section_comes_back(tmp_path: Path) -> None:

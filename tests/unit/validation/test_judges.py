@@ -8,7 +8,9 @@ import pytest
 
 from bringup.lab.emulator.xid import xid_line
 from bringup.validation.checks import Check, Concern
+from bringup.validation.collect import NodeOutputs
 from bringup.validation.judges import JUDGES, run_judge
+from bringup.validation.node import Node
 from tests.unit.validation.conftest import CPU, HGX, TRAY, NodeCase
 
 LIVE_CHECKS = sorted(c for c in JUDGES if not JUDGES[c].burn_in)
@@ -133,6 +135,46 @@ def test_dead_daemon_is_the_service(make_case: Callable[[str], NodeCase]) -> Non
     (imex,) = run_judge(Check.NVLINK_IMEX, tray.node())
     assert fm.component == f"service:{HGX}/nvidia-fabricmanager"
     assert imex.component == f"service:{TRAY}/nvidia-imex"
+
+
+def test_where_the_dra_driver_runs_imex_a_running_host_imex_is_the_finding(
+    make_dra_case: Callable[[str], NodeCase],
+) -> None:
+    case = make_dra_case(TRAY)
+    assert case.profile["services"]["nvidia-imex"] == "running"
+    node = case.node()
+    (finding,) = run_judge(Check.NVLINK_IMEX, node)
+    assert finding.component == f"service:{TRAY}/nvidia-imex"
+    assert (finding.observed, finding.expected) == (
+        "running on the host",
+        "stopped: the DRA driver owns IMEX",
+    )
+    assert run_judge(Check.NVLINK_IMEX_DOMAIN, node) == []  # the driver's domains, not the host's
+
+
+@pytest.mark.parametrize("state", ["stopped", "failed", None], ids=["stopped", "failed", "absent"])
+def test_where_the_dra_driver_runs_imex_a_host_imex_not_running_passes(
+    make_dra_case: Callable[[str], NodeCase], state: str | None
+) -> None:
+    case = make_dra_case(TRAY)
+    if state is None:
+        del case.profile["services"]["nvidia-imex"]
+    else:
+        case.profile["services"]["nvidia-imex"] = state
+    node = case.node()
+    assert not node.outputs.has("imex-ctl")
+    assert run_judge(Check.NVLINK_IMEX, node) == []
+    assert run_judge(Check.NVLINK_IMEX_DOMAIN, node) == []
+
+
+def test_where_the_dra_driver_runs_imex_an_uncollected_host_imex_is_named(
+    make_dra_case: Callable[[str], NodeCase],
+) -> None:
+    node = make_dra_case(TRAY).node()
+    sections = {k: v for k, v in node.outputs.sections.items() if k != "service:nvidia-imex"}
+    (finding,) = run_judge(Check.NVLINK_IMEX, Node(node.expected, NodeOutputs(TRAY, sections)))
+    assert (finding.component, finding.observed) == (f"node:{TRAY}", "not collected")
+    assert finding.expected == "readable service:nvidia-imex output"
 
 
 def test_imex_peer_missing_from_the_domain(make_case: Callable[[str], NodeCase]) -> None:
