@@ -33,21 +33,22 @@ slurm:
 	scripts/build-slurm
 
 # kube-apiserver and etcd 1.37, built from the Go module proxy into .tools/kubernetes unless
-# they are there: about 13 minutes the first time. The lab's Kubernetes stacks (lab-k8s) and the
+# they are there: about 4 minutes the first time. The lab's Kubernetes stacks (lab-k8s) and the
 # tests marked kubernetes run them.
 kubernetes:
 	scripts/build-kubernetes
 
 # The main job on the embedded lab (as root): plan, a fresh lab, then through the engine
-# render, provision, burn in, validate and admit each rack; then the Slurm view: sinfo of the lab
-# after admission and a two-node `srun hostname` on admitted nodes; then the report, whose path
-# it prints (out/report/index.html).
+# render, provision, burn in, validate and admit each rack; then the scheduler's view: for Slurm,
+# sinfo of the lab after admission and a two-node `srun hostname` on admitted nodes (for
+# Kubernetes, STACK=lab-k8s: each Node's taints and bringup's condition); then the report, whose
+# path it prints (out/report/index.html).
 run: setup
 	$(BIN)/bringup plan $(STACK)
 	$(BIN)/bringup lab down --stack $(STACK)
 	$(BIN)/bringup lab up --stack $(STACK)
 	$(BIN)/bringup up --stack $(STACK) --admit
-	$(BIN)/bringup lab slurm --stack $(STACK)
+	$(BIN)/bringup lab scheduler --stack $(STACK)
 	$(BIN)/bringup report --stack $(STACK) --out out/report
 
 lint: setup

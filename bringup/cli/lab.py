@@ -1,5 +1,5 @@
-"""`bringup lab up | down | status | fault | faults | heal | slurm | drill`: the embedded lab
-(needs root)."""
+"""`bringup lab up | down | status | fault | faults | heal | slurm | kubernetes | scheduler |
+drill`: the embedded lab (needs root)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bringup.cli.common import (
     plan_stack,
     workspace,
 )
-from bringup.cli.tables import lab_table
+from bringup.cli.tables import kubernetes_nodes_table, lab_table
 from bringup.errors import BringupError
 from bringup.lab.faults import FAULTS, Options
 from bringup.lab.hosts import SHARED_MOUNT
@@ -138,6 +138,39 @@ def lab_slurm(
     ran = slurm.tool("srun", "-N2", "-w", ",".join(nodes), "--time=5", "hostname")
     screen.print(f"srun -N2 -w {','.join(nodes)} hostname:", soft_wrap=True)
     screen.print(ran.stdout.rstrip(), soft_wrap=True, markup=False)
+
+
+@app.command("kubernetes")
+def lab_kubernetes(stack: StackOption = "lab-k8s") -> None:
+    """The lab's Kubernetes nodes as its API server holds them: readiness, bringup's
+    condition, taints and cordon.
+
+    A kubectl works from this host too: ``KUBECONFIG=.lab/<stack>/kubeconfig kubectl get
+    nodes`` (contexts ``bringup`` and ``operator``).
+    """
+    from bringup.scheduler.kubernetes import KubernetesScheduler, node_row
+
+    lab = _lab(stack)
+    if "kubernetes" not in lab.state():
+        raise BringupError(f"lab {stack}: no API server (is the lab up, and a Kubernetes stack?)")
+    api = KubernetesScheduler.for_kubeconfig(lab.kubeconfig, "bringup")
+    nodes = api.read([r["name"] for r in lab.state()["nodes"]])
+    screen = console()
+    screen.print(f"KUBECONFIG={lab.kubeconfig}", soft_wrap=True)
+    screen.print(kubernetes_nodes_table(stack, [node_row(nodes[n]) for n in sorted(nodes)]))
+
+
+@app.command("scheduler")
+def lab_scheduler(stack: StackOption = "lab") -> None:
+    """The lab's scheduler, whichever the stack runs: `lab slurm` (sinfo and a two-node job)
+    or `lab kubernetes` (the Nodes)."""
+    state = _lab(stack).state()
+    if "kubernetes" in state:
+        lab_kubernetes(stack)
+    elif "slurm" in state:
+        lab_slurm(stack)
+    else:
+        raise BringupError(f"lab {stack}: no scheduler runs (is the lab up?)")
 
 
 @dataclass(frozen=True)

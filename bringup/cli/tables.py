@@ -241,6 +241,18 @@ def lab_table(stack: str, rows: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def kubernetes_nodes_table(stack: str, rows: Sequence[Mapping[str, str]]) -> Table:
+    """`bringup lab kubernetes`: each Node's readiness, bringup's condition, taints and cordon,
+    as the API server holds them (``bringup.scheduler.kubernetes.node_row``)."""
+    columns = ("node", "ready", "bringup.dev/Validated", "taints", "cordoned")
+    table = _table(
+        f"lab {stack}: Kubernetes nodes", columns, whole={"node": [r["node"] for r in rows]}
+    )
+    for r in rows:
+        _row(table, *(r[c] for c in columns))
+    return table
+
+
 def incidents_table(stack: str, incidents: Sequence[Incident]) -> Table:
     """One row per incident, newest first: what failed, what was done, the evidence."""
     table = _table(

@@ -401,6 +401,25 @@ def label_patch(node: Json, wanted: Mapping[str, str]) -> Json | None:
     return {"metadata": {"labels": changes}} if changes else None
 
 
+def node_row(node: Json) -> dict[str, str]:
+    """A Node as one row of a table: its name, readiness, bringup's condition, taints and
+    cordon."""
+    ready = next((c for c in _conditions(node) if c.get("type") == "Ready"), {})
+    mine = condition_of(node)
+    said = f"{mine.get('status')} {mine.get('reason')}: {mine.get('message')}" if mine else "-"
+    taints = [
+        f"{t.get('key')}{'=' + str(t['value']) if t.get('value') else ''}:{t.get('effect')}"
+        for t in _taints(node)
+    ]
+    return {
+        "node": str(_get(node, "metadata", "name")),
+        "ready": str(ready.get("status", "Unknown")),
+        "bringup.dev/Validated": said,
+        "taints": "\n".join(taints) or "-",
+        "cordoned": "yes" if _get(node, "spec", "unschedulable") else "no",
+    }
+
+
 def condition_of(node: Json) -> Json | None:
     """bringup's condition on `node`, if any."""
     return next((c for c in _conditions(node) if c.get("type") == CONDITION), None)
