@@ -4,7 +4,7 @@ Each role's public variables carry the role's name as prefix and are typed in it
 ``roles/<role>/meta/argument_specs.yml``; a test checks what is rendered here against every
 spec. Three scopes, by what they depend on: the cluster (``group_vars/all.yml``: the package
 repository), a SKU (``group_vars/sku-<sku>.yml``: pinned packages, burn-in settings) and a node
-(``host_vars/<node>.yml``: its interfaces, mounts, IMEX peers and HCAs).
+(``host_vars/<node>.yml``: its interfaces, mounts, who runs IMEX and its peers, and HCAs).
 
 A SKU's pinned packages are split between the roles that install them by the registry
 :data:`PACKAGE_ROLES`; a package no role claims is an error, so a new catalog package cannot be
@@ -111,9 +111,13 @@ def host_role_vars(expected: NodeExpectation) -> dict[str, JsonValue]:
     }
     nvlink = expected.nvlink
     if nvlink is not None:
+        # nvlink_imex_enabled is "the host runs IMEX"; where the DRA driver does, the role
+        # stops the host's service and writes no nodes config, so it gets no peers
+        host_imex = expected.host_imex
         result["nvlink_domain"] = nvlink.domain
-        result["nvlink_imex_enabled"] = nvlink.imex
-        result["nvlink_imex_peers"] = [p.address for p in nvlink.imex_peers]
+        result["nvlink_imex_enabled"] = host_imex
+        result["nvlink_imex_owner"] = nvlink.imex_owner
+        result["nvlink_imex_peers"] = [p.address for p in nvlink.imex_peers] if host_imex else []
     if expected.software is not None:
         result["burn_in_hcas"] = [
             {"device": nic.device, "port": nic.port}

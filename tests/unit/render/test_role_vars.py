@@ -73,6 +73,7 @@ def test_b200_gets_nvlsm_and_nvsdm_from_the_nvlink_role() -> None:
 def test_a_tray_lists_every_tray_of_its_domain_and_an_hgx_node_none(lab: Plan) -> None:
     tray = host_role_vars(node_expectation(lab, lab.node("lab-h1-r01-k02-t07")))
     assert tray["nvlink_imex_enabled"] is True
+    assert tray["nvlink_imex_owner"] == "host"
     assert tray["nvlink_domain"] == "lab-h1-r01-k02-nvl1"
     assert tray["nvlink_imex_peers"] == [f"10.64.0.{i}" for i in range(3, 21)]
     hgx = host_role_vars(node_expectation(lab, lab.node("lab-h1-r01-k01-n1")))
@@ -81,6 +82,21 @@ def test_a_tray_lists_every_tray_of_its_domain_and_an_hgx_node_none(lab: Plan) -
     cpu = host_role_vars(node_expectation(lab, lab.node("lab-h1-r01-k03-n1")))
     assert "nvlink_domain" not in cpu
     assert "burn_in_hcas" not in cpu
+
+
+def test_where_the_dra_driver_runs_imex_the_host_runs_none_and_lists_no_peers() -> None:
+    data = lab_data()
+    data["scheduler"] = {"kind": "kubernetes", "imex": "dra-driver"}
+    plan = plan_of(data)
+    tray = host_role_vars(node_expectation(plan, plan.node("lab-h1-r01-k02-t07")))
+    assert tray["nvlink_imex_owner"] == "dra-driver"
+    assert tray["nvlink_imex_enabled"] is False  # the host does not run it
+    assert tray["nvlink_imex_peers"] == []  # no nodes config is written
+    hgx = host_role_vars(node_expectation(plan, plan.node("lab-h1-r01-k01-n1")))
+    assert (hgx["nvlink_imex_owner"], hgx["nvlink_imex_enabled"]) == ("dra-driver", False)
+    # the driver's daemons run the host's nvidia-imex: the package stays pinned
+    pins = sku_role_vars(plan, "gb200-nvl72")["nvlink_imex_packages"]
+    assert [p["name"] for p in pins] == ["nvidia-imex-570"]
 
 
 def test_interfaces_carry_the_planned_address_prefix_and_mtu(lab: Plan) -> None:

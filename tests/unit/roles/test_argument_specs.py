@@ -141,6 +141,7 @@ def test_the_lab_renders_the_variables_each_class_needs() -> None:
     assert "fabric_manager_packages" not in tray
     assert [p["name"] for p in tray["nvlink_imex_packages"]] == ["nvidia-imex-570"]
     assert tray["nvlink_imex_enabled"] is True
+    assert tray["nvlink_imex_owner"] == "host"
     assert len(tray["nvlink_imex_peers"]) == 18
     assert hgx["nvlink_imex_enabled"] is False
     assert hgx["nvlink_imex_peers"] == []
@@ -165,9 +166,11 @@ def test_a_missing_or_mistyped_variable_is_reported_by_name() -> None:
     assert spec_problems("nvlink", variables) == []
     del variables["nvlink_imex_peers"]
     variables["nvlink_imex_enabled"] = "perhaps"
+    variables["nvlink_imex_owner"] = "gpu-operator"
     problems = "\n".join(spec_problems("nvlink", variables))
     assert "nvlink_imex_peers" in problems
     assert "nvlink_imex_enabled" in problems
+    assert "nvlink_imex_owner" in problems
 
 
 @pytest.mark.parametrize("playbook", ENTRY_PLAYBOOKS)
