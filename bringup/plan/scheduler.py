@@ -21,6 +21,10 @@ topology.yaml, 25.05+), so the plan picks one:
   that a job that fits a domain is placed in one.
 
 (SchedMD slurm 24.11, src/plugins/topology/block/block_record.c and tree/switch_record.c.)
+
+Kubernetes reads the topology from node labels: hall, row, rack, SU, NVLink domain, compute
+fabric and leaf group under ``bringup.dev/``, the zone, and on NVL72 trays the NVLink clique
+(:data:`CLIQUE_LABEL`) unless NVIDIA's stack sets it.
 """
 
 from __future__ import annotations
@@ -262,25 +266,60 @@ def _leaf_group(plan: Plan, name: str, nodes: list[str]) -> list[TopologyLine]:
     return [*lines, TopologyLine("SwitchName", name, switches=children)]
 
 
+SKU_LABEL = f"{LABEL_PREFIX}/sku"
+RACK_LABEL = f"{LABEL_PREFIX}/rack"
+SU_LABEL = f"{LABEL_PREFIX}/su"
+
 LABELS_VARIABLE = "bringup_kubernetes_labels"
 """The host variable the labels are rendered into (templates/inventory/host_vars/host.yml.j2),
 where admission reads them back for a scheduler that takes labels."""
 
 
+CLIQUE_LABEL = "nvidia.com/gpu.clique"
+"""The label by which NVIDIA's stack groups the trays of one NVLink domain: the DRA driver
+places a ComputeDomain's IMEX daemons by it. GPU feature discovery sets it to
+``<clusterUUID>.<cliqueId>`` as the GPUs report them; where the stack leaves it to bringup
+(``scheduler.clique_label``), bringup sets the domain's planned name instead, stable across
+reboots and known before a node boots. Only the trays of a rack-scale domain (NVL72) get it: an
+HGX node's NVLink is its own baseboard, not a fabric shared with other nodes."""
+
+_LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+def label_value(text: str) -> str:
+    """`text`, which must be a Kubernetes label value: at most 63 letters, digits, '-', '_'
+    and '.', starting and ending with a letter or digit (or empty); ValueError names one that
+    is not. Bringup's values are names the spec already holds to DNS labels, so a value
+    refused here is a planner's mistake, not the stack's.
+
+    >>> label_value("lab-h1-r01-k02-nvl1")
+    'lab-h1-r01-k02-nvl1'
+    """
+    if not _LABEL_VALUE.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' "
+            "and '.', starting and ending with a letter or digit"
+        )
+    return text
+
+
 def kubernetes_labels(plan: Plan, node: Node) -> dict[str, str]:
-    """Labels a Kubernetes node gets from the plan (placement and failure domains)."""
+    """Labels a Kubernetes node gets from the plan (placement and failure domains; the NVLink
+    clique of an NVL72 tray where the stack leaves that label to bringup)."""
     labels = {
-        f"{LABEL_PREFIX}/sku": node.sku,
+        SKU_LABEL: node.sku,
         f"{LABEL_PREFIX}/hall": str(node.position.hall),
         f"{LABEL_PREFIX}/row": str(node.position.row),
-        f"{LABEL_PREFIX}/rack": node.rack,
-        f"{LABEL_PREFIX}/su": str(node.su),
+        RACK_LABEL: node.rack,
+        SU_LABEL: str(node.su),
         "topology.kubernetes.io/zone": f"{plan.cluster.site.name}-h{node.position.hall}",
     }
     if node.nvlink_domain:
         labels[f"{LABEL_PREFIX}/nvlink-domain"] = node.nvlink_domain
+        if plan.cluster.scheduler.clique_labeller == "bringup" and _in_rack_domain(node):
+            labels[CLIQUE_LABEL] = node.nvlink_domain
     compute = plan.fabric_for(node, Role.COMPUTE)
     if compute is not None and compute.tree is not None:
         labels[f"{LABEL_PREFIX}/compute-fabric"] = compute.name
         labels[f"{LABEL_PREFIX}/leaf-group"] = leaf_group(compute.tree, compute.by_name[node.name])
-    return dict(sorted(labels.items()))
+    return {key: label_value(value) for key, value in sorted(labels.items())}
