@@ -39,6 +39,7 @@ CLUSTER_FILES = {
     "topology": ("topology.conf",),
     "bom": ("bom.json",),
     "slurm": ("slurm/",),  # a Slurm cluster's configuration; none for Kubernetes
+    "kubernetes": ("kubernetes/",),  # a Kubernetes cluster's Kueue Topology, where it has Kueue
 }
 
 

@@ -1,4 +1,5 @@
-"""What the scheduler must know of the topology: Slurm topology.conf and Kubernetes node labels.
+"""What the scheduler must know of the topology: Slurm topology.conf, Kubernetes node labels and
+Kueue's Topology.
 
 Slurm 24.11 runs one topology plugin for the whole cluster (per-partition topologies need
 topology.yaml, 25.05+), so the plan picks one:
@@ -24,7 +25,8 @@ topology.yaml, 25.05+), so the plan picks one:
 
 Kubernetes reads the topology from node labels: hall, row, rack, SU, NVLink domain, compute
 fabric and leaf group under ``bringup.dev/``, the zone, and on NVL72 trays the NVLink clique
-(:data:`CLIQUE_LABEL`) unless NVIDIA's stack sets it.
+(:data:`CLIQUE_LABEL`) unless NVIDIA's stack sets it. Kueue's topology-aware scheduling reads
+the SU, rack and host labels through a Topology object (:func:`kueue_topology`).
 """
 
 from __future__ import annotations
@@ -269,6 +271,8 @@ def _leaf_group(plan: Plan, name: str, nodes: list[str]) -> list[TopologyLine]:
 SKU_LABEL = f"{LABEL_PREFIX}/sku"
 RACK_LABEL = f"{LABEL_PREFIX}/rack"
 SU_LABEL = f"{LABEL_PREFIX}/su"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+"""The node's host name, set by its kubelet, not by bringup."""
 
 LABELS_VARIABLE = "bringup_kubernetes_labels"
 """The host variable the labels are rendered into (templates/inventory/host_vars/host.yml.j2),
@@ -323,3 +327,37 @@ def kubernetes_labels(plan: Plan, node: Node) -> dict[str, str]:
         labels[f"{LABEL_PREFIX}/compute-fabric"] = compute.name
         labels[f"{LABEL_PREFIX}/leaf-group"] = leaf_group(compute.tree, compute.by_name[node.name])
     return {key: label_value(value) for key, value in sorted(labels.items())}
+
+
+KUEUE_LEVELS = (SU_LABEL, RACK_LABEL, HOSTNAME_LABEL)
+"""The levels of the cluster's Kueue Topology, broadest first, from labels every node has: the
+SU (racks on the same leaf switches: Kueue's block), the rack, the host (kubelet's label, which
+Kueue allows only as the last level). SU numbers repeat on a second compute fabric; a flavor
+holds one SKU's nodes, which keeps SKUs on different fabrics apart (the mixed stack's HDR A100s
+and NDR H100s, both in SU 1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KueueTopology:
+    """What Kueue's topology-aware scheduling needs of the plan: a Topology named after the
+    scheduler's cluster, its levels, and the SKUs, a ResourceFlavor each, that use it (a flavor
+    selects its nodes by label: one of a SKU has nodes of one kind)."""
+
+    name: str
+    levels: tuple[str, ...]
+    skus: tuple[str, ...]
+    sku_label: str = SKU_LABEL
+
+
+def kueue_topology(plan: Plan) -> KueueTopology:
+    """The cluster's Kueue Topology and the SKUs whose flavors use it.
+
+    >>> from pathlib import Path
+    >>> from bringup.plan import make_plan
+    >>> from bringup.spec import load_cluster
+    >>> topology = kueue_topology(make_plan(load_cluster(Path("stacks/Pulumi.mixed.yaml"))))
+    >>> topology.name, topology.levels[0], topology.skus
+    ('mixed', 'bringup.dev/su', ('cpu', 'gb200-nvl72', 'hgx-a100', 'hgx-h100'))
+    """
+    name = plan.cluster.scheduler.name_in(plan.cluster.name)
+    return KueueTopology(name, KUEUE_LEVELS, tuple(sorted({n.sku for n in plan.nodes})))

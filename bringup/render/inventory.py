@@ -2,10 +2,10 @@
 
 Files fall in two kinds. Cluster files list every host or the whole cluster (hosts.yml,
 group_vars/, cabling.csv, topology.conf, bom.json, and for a Slurm cluster slurm/: slurm.conf,
-gres.conf, topology.conf and cgroup.conf as production runs them) and change whenever the
-cluster does. Rack files (one host_vars/<node>.yml per node) depend on their own rack's nodes
-only, so adding a rack adds that rack's files and leaves every other rack's files
-byte-identical.
+gres.conf, topology.conf and cgroup.conf as production runs them; for a Kubernetes cluster with
+Kueue, kubernetes/topology.yaml) and change whenever the cluster does. Rack files (one
+host_vars/<node>.yml per node) depend on their own rack's nodes only, so adding a rack adds that
+rack's files and leaves every other rack's files byte-identical.
 
 >>> from pathlib import Path
 >>> from bringup.plan import make_plan
@@ -31,6 +31,7 @@ from bringup.plan.expectation import Expectations
 from bringup.plan.scheduler import kubernetes_labels, slurm_topology
 from bringup.render.environment import template
 from bringup.render.hosts import all_group, sku_group
+from bringup.render.kubernetes import KUBERNETES_DIR, render_kubernetes_files
 from bringup.render.role_vars import cluster_role_vars, host_role_vars, sku_role_vars
 from bringup.render.slurm import SlurmSite, render_slurm_files
 from bringup.spec import Cluster
@@ -62,6 +63,8 @@ def render_cluster_files(plan: Plan, stack: str) -> dict[str, str]:
     if plan.cluster.scheduler.kind == "slurm":
         for name, text in render_slurm_files(plan, SlurmSite.of(plan.cluster)).items():
             files[f"{SLURM_DIR}/{name}"] = text
+    for name, text in render_kubernetes_files(plan, stack).items():
+        files[f"{KUBERNETES_DIR}/{name}"] = text
     sku_template = template("inventory/group_vars/sku.yml.j2")
     for sku in sorted({n.sku for n in plan.nodes}):
         files[f"group_vars/{sku_group(sku)}.yml"] = sku_template.render(_sku_vars(plan, sku, stack))

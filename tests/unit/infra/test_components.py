@@ -103,9 +103,10 @@ def test_tree_of_the_lab_stack(mocks: Recorder) -> None:
 
 def test_a_kubernetes_cluster_has_no_slurm_files(mocks: Recorder) -> None:
     _deploy(make_plan(load_cluster(STACKS / "Pulumi.mixed.yaml")))
-    names = {r.name for r in mocks.registered if r.typ == FILES}
-    assert {"lab-hosts", "lab-topology"} <= names
-    assert "lab-slurm" not in names
+    files = {r.name: r.inputs["files"] for r in mocks.registered if r.typ == FILES}
+    assert {"lab-hosts", "lab-topology"} <= set(files)
+    assert "lab-slurm" not in files
+    assert set(files["lab-kubernetes"]) == {"kubernetes/topology.yaml"}  # its Kueue Topology
 
 
 def test_rendered_files_carry_hashes_of_the_rendered_text(mocks: Recorder) -> None:

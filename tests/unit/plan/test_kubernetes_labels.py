@@ -1,5 +1,5 @@
 """Kubernetes node labels: every value one Kubernetes accepts, the NVLink clique on NVL72 trays
-only and only where bringup sets it."""
+only and only where bringup sets it, and the labels Kueue's Topology levels name."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bringup.plan import Plan, make_plan
-from bringup.plan.scheduler import CLIQUE_LABEL, kubernetes_labels, label_value
+from bringup.plan.scheduler import (
+    CLIQUE_LABEL,
+    HOSTNAME_LABEL,
+    KUEUE_LEVELS,
+    kubernetes_labels,
+    kueue_topology,
+    label_value,
+)
 from bringup.spec import Scheduler, load_cluster
 
 STACKS = Path(__file__).resolve().parents[3] / "stacks"
@@ -112,3 +119,14 @@ def test_a_slurm_stack_s_trays_carry_the_clique_too() -> None:
     plan = _plan("lab")
     trays = [n for n in plan.nodes if n.sku == "gb200-nvl72"]
     assert {kubernetes_labels(plan, n)[CLIQUE_LABEL] for n in trays} == {"lab-h1-r01-k02-nvl1"}
+
+
+@pytest.mark.parametrize("stack", ["mixed", "lab", "gb200-su"])
+def test_every_node_carries_the_labels_of_the_kueue_levels(stack: str) -> None:
+    plan = _plan(stack)
+    topology = kueue_topology(plan)
+    assert topology.levels == KUEUE_LEVELS
+    assert topology.levels[-1] == HOSTNAME_LABEL  # kubelet's, and Kueue's lowest level
+    for node in plan.nodes:
+        labels = kubernetes_labels(plan, node)
+        assert {*topology.levels[:-1], topology.sku_label} <= set(labels), node.name
