@@ -14,7 +14,15 @@ import yaml
 from bringup.plan import make_plan
 from bringup.spec import load_cluster, parse_cluster
 
-from .conftest import BIN, PLAYBOOKS, STACKS, ansible_env, checked_roles, render_inventory
+from .conftest import (
+    BIN,
+    PLAYBOOKS,
+    STACKS,
+    ansible_env,
+    checked_roles,
+    render_inventory,
+    write_inventory,
+)
 
 PLAN = make_plan(load_cluster(STACKS / "Pulumi.lab.yaml"))
 
@@ -91,12 +99,10 @@ def test_a_tray_whose_imex_peers_differ_from_its_domain_s_is_named(inventory: Pa
 def test_an_inventory_whose_trays_leave_imex_to_the_dra_driver_passes(tmp_path: Path) -> None:
     data = yaml.safe_load((STACKS / "Pulumi.lab.yaml").read_text())["config"]["bringup:cluster"]
     data["scheduler"] = {"kind": "kubernetes", "imex": "dra-driver"}
-    for rel, text in render_inventory(make_plan(parse_cluster(data)), "lab").items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
+    hosts = write_inventory(render_inventory(make_plan(parse_cluster(data)), "lab"), tmp_path)
     tray = yaml.safe_load((tmp_path / "host_vars/lab-h1-r01-k02-t05.yml").read_text())
     assert (tray["nvlink_imex_owner"], tray["nvlink_imex_peers"]) == ("dra-driver", [])
-    result = check(tmp_path / "hosts.yml")
+    result = check(hosts)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
