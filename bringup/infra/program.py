@@ -1,7 +1,7 @@
 """The Pulumi program: one Cluster component for a validated cluster declaration.
 
-`bringup up` runs it inline through the Automation API; `stacks/__main__.py` runs it for a
-plain `pulumi up`. Both plan the same declaration and declare the same resources.
+`bringup up` runs it inline through the Automation API; Pulumi.yaml's program, `__main__.py`,
+runs it for a plain `pulumi up`. Both plan the same declaration and declare the same resources.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The Pulumi program for a plain `pulumi up`: the stack's bringup:cluster config, planned.
+"""The Pulumi program of Pulumi.yaml (`pulumi preview | up | destroy`): the stack's
+bringup:cluster config, planned.
 
-It renders the inventory (the working directory is the project); provisioning and admission
-need bringup's own engine run (`bringup up --provision | --admit`).
+Pulumi runs it in this folder, the project, where it renders inventory/<stack>/ as `bringup up`
+does; provisioning and admission need bringup's own engine run (`bringup up --provision |
+--admit`).
 """
 
 import sys
