@@ -157,6 +157,7 @@ def test_the_lab_renders_the_variables_each_class_needs() -> None:
         "doca_ofed",
         "storage_client",
         "slurm_node",
+        "kubernetes_node",
         "provisioned",
     ]
 
@@ -190,6 +191,7 @@ def test_every_role_has_a_spec_and_every_spec_option_carries_the_role_prefix() -
         "dcgm",
         "doca_ofed",
         "fabric_manager",
+        "kubernetes_node",
         "nvidia_driver",
         "nvlink",
         "provisioned",
