@@ -8,6 +8,7 @@ the stack declarations, the rendered inventories and bringup's state:
     .state/pulumi/                  the engine's local backend; .state/pulumi-home its home
     .state/workspace/<stack>/       the engine's project folder, with a copy of the stack config
     .state/artifacts/<stack>/       content-addressed store of the stack's rendered files
+    .state/secrets/<stack>/         the cluster's MUNGE key (munge.key, 0600), from stack config
     .state/logs/                    engine logs of failed operations, internal errors (bounded)
     .state/engine/bin/              the engine's wrappers: the CLI and the dynamic providers
     .state/runs/<stack>/            ansible-runner's folders (artifacts of each playbook run)
@@ -210,10 +211,18 @@ class StackPaths:
         """The stack's content-addressed store of rendered files."""
         return self.workspace.root / self.artifacts_dir
 
+    @property
+    def munge_key_file(self) -> str:
+        """The cluster's MUNGE key file relative to the project (what the MungeKey resource
+        records), written from the stack's secret config."""
+        return f".state/secrets/{self.name}/munge.key"
+
 
 SLURM_VERSION = "24.11.5"
 KUBERNETES_VERSION = "v1.37.2"
 """The Kubernetes release scripts/build-kubernetes builds (its version stamp)."""
+KUEUE_VERSION = "v0.17.0"
+"""The Kueue release whose CRDs scripts/build-kubernetes keeps beside the build."""
 """The Slurm release scripts/build-slurm builds (topology/block with BlockSizes needs 24.05+)."""
 
 
@@ -286,12 +295,19 @@ class KubernetesInstall:
         """The built programs and their version stamp."""
         return self.tools / "kubernetes" / "bin"
 
+    @property
+    def crds(self) -> Path:
+        """Kueue's Topology and ResourceFlavor CRDs, as its release ships them."""
+        return self.tools / "kubernetes" / "crds"
+
     def program(self, name: str) -> Path:
         """``kube-apiserver`` or ``etcd``."""
         return self.bin / name
 
     def built(self) -> bool:
-        """Whether scripts/build-kubernetes has built this release."""
-        stamp = self.bin / ".version"
+        """Whether scripts/build-kubernetes has built this release and kept Kueue's CRDs."""
+        stamps = {self.bin / ".version": KUBERNETES_VERSION, self.crds / ".version": KUEUE_VERSION}
         programs = all(self.program(n).exists() for n in ("kube-apiserver", "etcd"))
-        return programs and stamp.exists() and stamp.read_text().strip() == KUBERNETES_VERSION
+        return programs and all(
+            p.exists() and p.read_text().strip() == v for p, v in stamps.items()
+        )

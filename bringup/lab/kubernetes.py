@@ -50,6 +50,9 @@ PENDING_TAINT = "bringup.dev/validation-pending"
 START_TIMEOUT = 90.0
 """Seconds etcd and kube-apiserver have to answer on a busy host (about 6 s on an idle one)."""
 STOP_TIMEOUT = 10.0
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+KUEUE_RESOURCES = {"Topology": "topologies", "ResourceFlavor": "resourceflavors"}
+"""The Kueue kinds the rendered topology.yaml holds, by the resource (plural) that serves them."""
 SERVICE_RANGE = "10.0.0.0/24"
 """The service addresses kube-apiserver hands out: none is used, but one range is required."""
 
@@ -251,6 +254,32 @@ class LabKubernetes:
         """Remove etcd's data: the next `start` begins with no Nodes (the keys, tokens and
         kubeconfig stay, as the Slurm controller's MUNGE key does)."""
         shutil.rmtree(self.dir / "etcd", ignore_errors=True)
+
+    def install_kueue(self, objects: str) -> list[str]:
+        """Install Kueue's Topology and ResourceFlavor CRDs and create `objects` (the YAML
+        documents of the stack's rendered kubernetes/topology.yaml), as a site applies them:
+        the API server checks each against Kueue's own schema. Returns the objects created,
+        as ``kind/name``."""
+        for file in sorted(self.install.crds.glob("*.yaml")):
+            crd = yaml.safe_load(file.read_text())
+            status, said = self._call("POST", CRDS, crd)
+            if status not in (200, 201, 409):
+                raise LabError(f"installing {file.name}: HTTP {status}: {said}")
+        created = []
+        for document in yaml.safe_load_all(objects):
+            kind, name = document["kind"], document["metadata"]["name"]
+            group, version = document["apiVersion"].split("/")
+            path = f"/apis/{group}/{version}/{KUEUE_RESOURCES[kind]}"
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:  # a CRD serves its resource a moment after it is created
+                status, said = self._call("POST", path, document)
+                if status != 404 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            if status not in (200, 201):
+                raise LabError(f"creating {kind} {name}: HTTP {status}: {said}")
+            created.append(f"{kind}/{name}")
+        return created
 
     def register(self, plan: Plan, addresses: Mapping[str, str]) -> list[str]:
         """Register each node of `addresses` (name -> management address) as its kubelet

@@ -36,6 +36,7 @@ from bringup.lab.slurm import LabSlurm
 from bringup.lab.state import LabState, NodeRecord, NodeStatus, down_state
 from bringup.lab.system import LabError, alive, ip, kill, links, netns_list, netns_pids, run
 from bringup.plan import Plan
+from bringup.render.kubernetes import render_kubernetes_files
 from bringup.spec import AccessSpec
 from bringup.workspace import Workspace
 
@@ -263,6 +264,9 @@ class Lab:
             state["kubernetes"] = self.kubernetes.start()
             self._save(state)
             self.kubernetes.register(plan, {r["name"]: r["management"] for r in records})
+            kueue = render_kubernetes_files(plan, self.stack).get("topology.yaml")
+            if kueue is not None:
+                self.kubernetes.install_kueue(kueue)
         return state
 
     def _keypair(self) -> str:

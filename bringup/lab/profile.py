@@ -65,7 +65,7 @@ def node_profile(plan: Plan, node: Node) -> Profile:
     services: dict[str, ServiceState] = {}
     if software and software.fabric_manager:
         services["nvidia-fabricmanager"] = "running"
-    if software and software.imex:
+    if expected.host_imex:  # not where the DRA driver runs IMEX: the role stops the host's
         services["nvidia-imex"] = "running"
     return {
         "node": node.name,

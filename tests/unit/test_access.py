@@ -64,7 +64,8 @@ def test_a_site_reaches_its_declared_scheduler_with_the_systems_tools(tmp_path: 
     kubernetes = stack_access(
         Workspace(tmp_path), "demo", AccessSpec(), Scheduler(kind="kubernetes")
     )
-    assert kubernetes.scheduler.adapter == "none"  # no Kubernetes adapter yet: nothing told
+    # the kubeconfig kubectl would read (KUBECONFIG, else ~/.kube/config), its current context
+    assert kubernetes.scheduler == SchedulerAccess(adapter="kubernetes")
 
 
 def test_the_lab_gives_its_own_scheduler_whatever_the_declaration(tmp_path: Path) -> None:

@@ -3,21 +3,25 @@ registers with the pending taint, an admitted verdict lifts it and sets bringup'
 faulted node is quarantined with its component in the condition, an operator's cordon survives,
 and the labels are the plan's.
 
-One lab of the two HGX H100 nodes of the `lab-k8s` stack, provisioned once, its nodes registered
-as Nodes by `lab up`.
+One lab of the two HGX H100 nodes and the first NVL72 tray of the `lab-k8s` stack, provisioned
+once, its nodes registered as Nodes by `lab up`. The stack leaves IMEX to NVIDIA's DRA driver: the
+tray's own nvidia-imex is stopped, and the suite admits it so.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from bringup.admit.admission import AdmissionRequest, AdmissionResult, admit
 from bringup.admit.ledger import Ledger
 from bringup.admit.verdict import DomainPolicy
 from bringup.lab.faults import Options
 from bringup.lab.lab import Lab
+from bringup.lab.system import in_node
 from bringup.plan import make_plan
 from bringup.plan.scheduler import kubernetes_labels
 from bringup.provision.inventory import write_inventory
@@ -30,8 +34,8 @@ pytestmark = [pytest.mark.root, pytest.mark.kubernetes]
 
 STACK = "lab-k8s"
 PLAN = make_plan(load_cluster(REPOSITORY / "stacks" / f"Pulumi.{STACK}.yaml"))
-HGX1, HGX2 = (n.name for n in PLAN.nodes[:2])
-HOSTS = [HGX1, HGX2]
+HGX1, HGX2, TRAY = (n.name for n in PLAN.nodes[:3])
+HOSTS = [HGX1, HGX2, TRAY]
 
 
 class Site:
@@ -80,6 +84,29 @@ def test_the_lab_s_access_names_its_api_server(site: Site) -> None:
     assert scheduler.env == {"KUBECONFIG": str(site.lab.kubeconfig.absolute())}
 
 
+def test_each_node_registers_held_through_its_kubelet_s_drop_in(site: Site) -> None:
+    anchor = site.lab.node_record(HGX1)["anchor"]
+    text = in_node(anchor, ["cat", "/etc/kubernetes/kubelet.conf.d/50-bringup.conf"])
+    config = yaml.safe_load(text)
+    assert config["kind"] == "KubeletConfiguration"
+    assert config["registerWithTaints"] == [{"key": PENDING, "value": "", "effect": "NoSchedule"}]
+
+
+def test_the_tray_leaves_imex_to_the_dra_driver(site: Site) -> None:
+    anchor = site.lab.node_record(TRAY)["anchor"]
+    enter = ["nsenter", "-t", str(anchor), "-n", "-m", "-u", "-r", "-w"]
+    status = subprocess.run([*enter, "/etc/init.d/nvidia-imex", "status"], check=False)
+    assert status.returncode == 3  # LSB: not running
+    # not started at boot either
+    assert not any(
+        "nvidia-imex" in n and n.startswith("S")
+        for n in in_node(anchor, ["ls", "/etc/rc2.d"]).split()
+    )
+    # no configuration of the host's: the driver's daemons bring their own
+    listed = in_node(anchor, ["ls", "/etc/nvidia-imex"], check=False)
+    assert "nodes_config.cfg" not in listed
+
+
 def test_admission_lifts_the_pending_taint_and_sets_the_condition(site: Site) -> None:
     assert site.view(HGX1) == ({PENDING: ""}, False, None)
     result = site.admit()
@@ -118,6 +145,7 @@ def test_a_faulted_node_is_quarantined_naming_its_component(site: Site) -> None:
     assert message.startswith(f"gpu:{HGX2}/2 gpu.ecc_uncorrected")
     assert f"(run {result.run_id})" in message
     assert site.view(HGX1)[:2] == ({}, False)
+    assert site.view(TRAY)[:2] == ({}, False)
     # repaired: the next admission lifts the quarantine, taint and cordon
     with Ledger.open(path=site.ledger) as opened:
         opened.mark_repaired(STACK, HGX2, "GPU 2 swapped")

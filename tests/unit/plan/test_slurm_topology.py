@@ -102,6 +102,7 @@ def test_each_topology_is_chosen_as_the_module_says() -> None:
         "gb300-100k": "topology/block",
         "h100-4su": "topology/tree",
         "lab": "topology/tree",
+        "lab-k8s": "topology/tree",
         "mixed": "topology/tree",
         "three-tier": "topology/tree",
         "storage-only": "topology/tree",

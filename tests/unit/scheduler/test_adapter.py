@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import doctest
+from pathlib import Path
 
 import pytest
 
 from bringup.access import AccessError, SchedulerAccess
-from bringup.scheduler import adapter, none, slurm
+from bringup.scheduler import adapter, kubernetes, none, slurm
 from bringup.scheduler.adapter import REASON_LIMIT, adapter_for, bringup_reason
+from bringup.scheduler.kubernetes import KubernetesScheduler
 from bringup.scheduler.none import NoScheduler
 from bringup.scheduler.slurm import SlurmScheduler
 from tests.unit.scheduler.fakes import FakeScheduler
@@ -103,7 +105,12 @@ def test_the_registry_builds_each_adapter_by_name() -> None:
     assert isinstance(built, SlurmScheduler)
     assert built.drives
     assert not NoScheduler().drives
-    with pytest.raises(AccessError, match="scheduler adapter 'pbs': expected one of none, slurm"):
+    kubernetes = adapter_for(SchedulerAccess.kubernetes(Path("/k/config"), "ops"))
+    assert isinstance(kubernetes, KubernetesScheduler)
+    assert (kubernetes.drives, kubernetes.takes_labels) == (True, True)
+    assert kubernetes.describe() == "kubernetes (/k/config, context ops)"
+    expected = "scheduler adapter 'pbs': expected one of kubernetes, none, slurm"
+    with pytest.raises(AccessError, match=expected):
         adapter_for(SchedulerAccess(adapter="pbs"))
 
 
@@ -114,6 +121,6 @@ def test_none_tells_nothing_and_says_so() -> None:
     assert "no scheduler is told" in quiet.describe()
 
 
-@pytest.mark.parametrize("module", [adapter, none, slurm], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [adapter, kubernetes, none, slurm], ids=lambda m: m.__name__)
 def test_the_examples_in_the_docstrings_hold(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]

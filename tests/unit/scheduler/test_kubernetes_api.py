@@ -20,9 +20,11 @@ from bringup.health.breaker import BreakerSettings, Fleet
 from bringup.health.verdict import Action, HealthFinding, HealthVerdict, Severity, Trigger
 from bringup.health.watch import Watch
 from bringup.lab.kubernetes import PENDING_TAINT, LabKubernetes, Ports
+from bringup.lab.system import LabError
 from bringup.plan import make_plan
 from bringup.plan.expectation import management_address
 from bringup.plan.scheduler import kubernetes_labels
+from bringup.render.kubernetes import render_kubernetes_files
 from bringup.report.sources import read_scheduler
 from bringup.scheduler.kubernetes import (
     CONDITION,
@@ -149,6 +151,31 @@ def test_labels_equal_the_plan(cluster: Cluster) -> None:
         mine = {k: v for k, v in labels.items() if k in plan_labels[name] or "bringup.dev/" in k}
         assert mine == plan_labels[name], name
     assert cluster.node(TRAY)["metadata"]["labels"]["team"] == "ml"
+
+
+def test_kueue_accepts_the_rendered_topology_whose_levels_every_node_carries(
+    cluster: Cluster,
+) -> None:
+    rendered = render_kubernetes_files(PLAN, "lab-k8s")["topology.yaml"]
+    created = cluster.control.install_kueue(rendered)
+    assert created[0] == f"Topology/{PLAN.cluster.name}"
+    assert sorted(created[1:]) == [
+        f"ResourceFlavor/{s}" for s in sorted({n.sku for n in PLAN.nodes})
+    ]
+    path = f"/apis/kueue.x-k8s.io/v1beta2/topologies/{PLAN.cluster.name}"
+    status, topology = cluster.bringup.request("GET", path)
+    assert status == 200
+    levels = [level["nodeLabel"] for level in topology["spec"]["levels"]]
+    assert levels == ["bringup.dev/su", "bringup.dev/rack", "kubernetes.io/hostname"]
+    for name in NAMES:
+        labels = cluster.node(name)["metadata"]["labels"]
+        assert all(labels.get(level) for level in levels), (name, labels)
+    # the API server holds it to Kueue's schema: a level that is no label is refused
+    broken = rendered.replace(f'name: "{PLAN.cluster.name}"', 'name: "broken"', 1).replace(
+        "kubernetes.io/hostname", "not a label"
+    )
+    with pytest.raises(LabError, match=r"spec\.levels"):
+        cluster.control.install_kueue(broken)
 
 
 def test_the_watch_quarantines_a_failing_node_through_the_adapter(
