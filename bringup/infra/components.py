@@ -17,6 +17,7 @@ from bringup.access import Access
 from bringup.infra.admission import Admission, AdmissionInputs
 from bringup.infra.files import RenderedFiles
 from bringup.infra.inputs import Props
+from bringup.infra.munge import MungeKey
 from bringup.infra.provisioning import STALE, Provisioning, ProvisioningInputs, text_hash
 from bringup.plan import Plan
 from bringup.plan.bom import plane_counts
@@ -246,6 +247,9 @@ class ClusterArgs:
     records: Mapping[str, Record] | None = None
     """What each node records it was converged to (bringup.provision.markers), read before
     the run; None when not read."""
+    munge_key: pulumi.Output[str] | None = None
+    """The cluster's MUNGE key (base64, a secret of the stack's config): a MungeKey resource
+    writes it to the stack's key file; None declares none."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -295,6 +299,11 @@ class Cluster(pulumi.ComponentResource):
         for store in plan.cluster.storage:
             clients = len(plan.clients_of(store.name))
             StorageSystem(f"{name}-{store.name}", StorageSystemArgs(store, clients), child)
+        self.munge_key: str | None = None
+        """The key file, relative to the project (when the stack has a key)."""
+        if args.munge_key is not None:
+            MungeKey(f"{name}-munge-key", stack.munge_key_file, args.munge_key, child)
+            self.munge_key = stack.munge_key_file
         self.nodes = len(plan.nodes)
         self.gpus = plan.gpus
         self.switches = {

@@ -69,7 +69,7 @@ class RenderedFilesProvider(ResourceProvider):
         old, new = FilesInputs.of(olds), FilesInputs.of(news)
         folder = _folder(new.dir)
         for rel, digest in sorted(new.files.items()):
-            if old.files.get(rel) != digest or _on_disk(folder / rel) != digest:
+            if old.files.get(rel) != digest or on_disk(folder / rel) != digest:
                 _write(folder, rel, new.store, digest)
         for rel in sorted(set(old.files) - set(new.files)):
             _remove(folder, rel)
@@ -133,13 +133,13 @@ def _drift(folder: Path, hashes: dict[str, str], recorded: dict[str, str]) -> di
         written = recorded.get(rel)
         if written is None:
             continue
-        found = _on_disk(folder / rel)
+        found = on_disk(folder / rel)
         if found not in (written, digest):
             drift[rel] = found if found in ("missing", "unreadable") else "edited"
     return drift
 
 
-def _on_disk(path: Path) -> str:
+def on_disk(path: Path) -> str:
     """The sha256 of the file at `path`, or 'missing', or 'unreadable'."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -58,7 +58,12 @@ def mocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def _deploy(plan: Plan, provision: bool = False, admit: AdmitSettings | None = None) -> Cluster:
+def _deploy(
+    plan: Plan,
+    provision: bool = False,
+    admit: AdmitSettings | None = None,
+    munge_key: str | None = None,
+) -> Cluster:
     """Declare the tree and wait until every registration reached the mocks."""
     made: list[Cluster] = []
 
@@ -66,7 +71,9 @@ def _deploy(plan: Plan, provision: bool = False, admit: AdmitSettings | None = N
 
     @pulumi.runtime.test
     def declare() -> None:
-        made.append(Cluster("lab", ClusterArgs(plan, deployment, provision, admit)))
+        key = None if munge_key is None else pulumi.Output.secret(munge_key)
+        args = ClusterArgs(plan, deployment, provision, admit, munge_key=key)
+        made.append(Cluster("lab", args))
 
     declare()
     return made[0]
@@ -145,6 +152,24 @@ def test_cluster_outputs(mocks: Recorder) -> None:
         "core": 0,
     }
     assert set(root.switches) == {f"{fp.name}-p{p}" for fp in plan.fabrics for p in fp.planes}
+
+
+def test_a_munge_key_is_one_resource_under_the_cluster_writing_the_stacks_key_file(
+    mocks: Recorder,
+) -> None:
+    root = _deploy(PLAN, munge_key="a2V5")
+    keys = [r for r in mocks.registered if r.typ == "pulumi-python:dynamic/bringup:MungeKey"]
+    assert [(r.name, r.inputs["path"]) for r in keys] == [
+        ("lab-munge-key", ".state/secrets/lab/munge.key")
+    ]
+    assert mocks.monitor.parents["lab-munge-key"] == "lab"
+    assert root.munge_key == ".state/secrets/lab/munge.key"
+
+
+def test_no_munge_key_unless_the_stack_has_one(mocks: Recorder) -> None:
+    root = _deploy(PLAN)
+    assert not any(r.typ.endswith(":MungeKey") for r in mocks.registered)
+    assert root.munge_key is None
 
 
 def test_provisioning_is_one_resource_per_rack_after_its_files(mocks: Recorder) -> None:
