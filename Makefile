@@ -68,6 +68,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/admission_modes.py
 	$(BIN)/python benchmarks/drill.py
 	$(BIN)/python benchmarks/report_scale.py
+	$(BIN)/python benchmarks/kubernetes_lab.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis out
