@@ -26,6 +26,7 @@ from bringup.plan.expectation import management_address
 from bringup.plan.scheduler import kubernetes_labels
 from bringup.render.kubernetes import render_kubernetes_files
 from bringup.report.sources import read_scheduler
+from bringup.scheduler import kubernetes
 from bringup.scheduler.kubernetes import (
     CONDITION,
     PENDING,
@@ -138,6 +139,17 @@ def test_a_node_cordoned_by_someone_else_stays_cordoned(cluster: Cluster) -> Non
     )
     assert cluster.cordoned(node)
     assert cluster.taints(node) == {"example.com/ticket": "4711"}
+
+
+def test_many_nodes_are_read_a_page_at_a_time_as_one_by_one(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_by_one = cluster.bringup.read(NAMES)
+    monkeypatch.setattr(kubernetes, "GET_LIMIT", 3)
+    monkeypatch.setattr(kubernetes, "PAGE", 4)  # 21 nodes: six pages, five continue tokens
+    paged = cluster.bringup.read([*NAMES[:-1], "not-a-node"])
+    assert sorted(paged) == sorted(NAMES[:-1])
+    assert all(paged[n]["metadata"]["uid"] == one_by_one[n]["metadata"]["uid"] for n in paged)
 
 
 def test_labels_equal_the_plan(cluster: Cluster) -> None:
