@@ -62,7 +62,7 @@ Json = dict[str, object]
 PatchFor = Callable[[Json], "Json | None"]
 """What to change of a node, as read now (None: nothing)."""
 _SUFFIX = re.compile(r"\s*\((run|incident) [^)]*\)$")
-_LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]+")
+_NOT_IN_VALUE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class KubernetesScheduler(OwnedHolds):
@@ -311,7 +311,7 @@ def hold_marks(reason: str) -> tuple[str, str, str, str]:
         check = "nvlink-domain-held"
     else:
         check = words[0] if words else "quarantined"
-    return QUARANTINE, label_value(check), camel(check), message
+    return QUARANTINE, taint_value(check), camel(check), message
 
 
 def camel(check: str) -> str:
@@ -319,10 +319,10 @@ def camel(check: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", check) if part)
 
 
-def label_value(text: str) -> str:
-    """`text` as a label (or taint) value: at most 63 of [A-Za-z0-9._-], alphanumeric at both
+def taint_value(text: str) -> str:
+    """`text` made a taint value (a label value): at most 63 of [A-Za-z0-9._-], alphanumeric at both
     ends; empty when nothing of it is left."""
-    value = _LABEL_VALUE.sub("-", text)[:63]
+    value = _NOT_IN_VALUE.sub("-", text)[:63]
     return value.strip("._-")
 
 

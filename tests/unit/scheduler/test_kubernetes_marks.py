@@ -18,9 +18,9 @@ from bringup.scheduler.kubernetes import (
     held_patch,
     hold_marks,
     label_patch,
-    label_value,
     released_patch,
     scheduler_node,
+    taint_value,
 )
 
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?$")
@@ -116,8 +116,8 @@ def test_labels_are_set_and_bringup_s_stale_ones_removed() -> None:
 
 
 @given(st.text(max_size=200))
-def test_a_label_value_is_always_one_the_api_server_accepts(text: str) -> None:
-    value = label_value(text)
+def test_a_taint_value_is_always_one_the_api_server_accepts(text: str) -> None:
+    value = taint_value(text)
     assert len(value) <= 63
     assert LABEL_VALUE.match(value), value
 
