@@ -238,3 +238,19 @@ def test_a_bad_declaration_fails_the_preview_naming_the_field(project: Project) 
     assert failed.returncode != 0
     assert "racks.0.units" in failed.stdout + failed.stderr
     assert not (project.root / "inventory" / "bad").exists()
+
+
+def test_a_key_munged_would_refuse_fails_the_preview_without_showing_it(project: Project) -> None:
+    declared = yaml.safe_load((project.root / "stacks/Pulumi.lab.yaml").read_text())
+    cluster = {"bringup:cluster": declared["config"]["bringup:cluster"]}
+    (project.root / "stacks" / "Pulumi.short.yaml").write_text(yaml.safe_dump({"config": cluster}))
+    project.pulumi("stack", "init", "short")
+    short = base64.b64encode(b"too short").decode()
+    project.pulumi("config", "set", "--secret", "bringup:munge_key", short, "-s", "short")
+    failed = project.run("preview", "-s", "short")
+    shown = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "bringup:munge_key: expected the base64 of a MUNGE key of 32 to 1024 bytes" in shown
+    assert "got 9 bytes" in shown
+    assert short not in shown
+    assert not (project.root / ".state/secrets/short").exists()
