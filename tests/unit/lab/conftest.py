@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 from types import UnionType
-from typing import Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Literal, NotRequired, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 
 def ssh(
@@ -25,8 +25,14 @@ def shape_errors(value: object, hint: object, path: str = "$") -> list[str]:
     if is_typeddict(hint):
         if not isinstance(value, dict):
             return [f"{path}: expected an object, saw {value!r}"]
-        hints = get_type_hints(hint)
-        errors = [f"{path}.{k}: missing" for k in sorted(hint.__required_keys__ - set(value))]
+        # NotRequired read from the hints: with postponed annotations Python 3.11 counts every
+        # key of a TypedDict in __required_keys__
+        extras = get_type_hints(hint, include_extras=True)
+        hints = {
+            k: get_args(v)[0] if get_origin(v) is NotRequired else v for k, v in extras.items()
+        }
+        required = {k for k, v in extras.items() if get_origin(v) is not NotRequired}
+        errors = [f"{path}.{k}: missing" for k in sorted(required - set(value))]
         errors += [f"{path}.{k}: not in {hint.__name__}" for k in sorted(set(value) - set(hints))]
         for key in sorted(set(value) & set(hints)):
             errors += shape_errors(value[key], hints[key], f"{path}.{key}")
