@@ -386,8 +386,10 @@ class _Run:
             _keep_checkpoints(backend / "backups" / PROJECT / self.stack)
 
     def redacted(self, text: str) -> str:
-        """`text` without the passphrase or the ledger's password, wherever they appear."""
-        secret = os.environ.get(PASSPHRASE_VARIABLE) or self.engine.default_passphrase
+        """`text` without the passphrase or the ledger's password, wherever they appear. The
+        lab's default passphrase is in the code and guards no secret: masking it would mask
+        the lab stack's own name in the engine's lines (``bringup-lab`` is its Stack)."""
+        secret = os.environ.get(PASSPHRASE_VARIABLE)
         if secret:
             text = text.replace(secret, "***")
         return redact_url(text, os.environ.get(LEDGER_URL_VARIABLE) or None)
