@@ -151,10 +151,11 @@ def lab_kubernetes(stack: StackOption = "lab-k8s") -> None:
     from bringup.scheduler.kubernetes import KubernetesScheduler, node_row
 
     lab = _lab(stack)
-    if "kubernetes" not in lab.state():
+    state = lab.state()
+    if "kubernetes" not in state:
         raise BringupError(f"lab {stack}: no API server (is the lab up, and a Kubernetes stack?)")
     api = KubernetesScheduler.for_kubeconfig(lab.kubeconfig, "bringup")
-    nodes = api.read([r["name"] for r in lab.state()["nodes"]])
+    nodes = api.read([r["name"] for r in state["nodes"]])
     screen = console()
     screen.print(f"KUBECONFIG={lab.kubeconfig}", soft_wrap=True)
     screen.print(kubernetes_nodes_table(stack, [node_row(nodes[n]) for n in sorted(nodes)]))

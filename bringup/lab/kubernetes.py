@@ -11,7 +11,7 @@ Ready condition. Nothing here runs a controller manager, so nothing else changes
 registered: the taints, conditions and cordons the tests read are bringup's and the operator's.
 
 Everything lives in ``.lab/<stack>/kubernetes/``: the keys and certificate (``pki/``), the token
-file (0600), etcd's data, the logs and pid files; the kubeconfig bringup and the operator's tools
+file (0600), etcd's data and the logs; the kubeconfig bringup and the operator's tools
 use is ``.lab/<stack>/kubeconfig`` (0600: it holds the tokens). Its two contexts are ``bringup``
 (what bringup's adapter uses) and ``operator`` (someone else, e.g. who cordons a node for a
 ticket); both may do anything, as a site's administrators may.
@@ -109,8 +109,7 @@ class LabKubernetes:
                 "Kubernetes is not built: run scripts/build-kubernetes (`make setup` does)"
             )
         self._pki.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for folder in ("log", "run"):
-            (self.dir / folder).mkdir(exist_ok=True)
+        (self.dir / "log").mkdir(exist_ok=True)
         certificate = self._pki / "apiserver.crt"
         if not certificate.exists():
             _openssl(
@@ -217,7 +216,6 @@ class LabKubernetes:
                 stderr=out,
                 start_new_session=True,
             )
-        (self.dir / "run" / f"{name}.pid").write_text(f"{process.pid}\n")
         return process.pid
 
     def _wait_ready(self, pids: Mapping[str, int]) -> None:

@@ -275,8 +275,8 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 """The node's host name, set by its kubelet, not by bringup."""
 
 LABELS_VARIABLE = "bringup_kubernetes_labels"
-"""The host variable the labels are rendered into (templates/inventory/host_vars/host.yml.j2),
-where admission reads them back for a scheduler that takes labels."""
+"""The host variable the labels are rendered into (bringup.render.inventory), where admission
+reads them back for a scheduler that takes labels."""
 
 
 CLIQUE_LABEL = "nvidia.com/gpu.clique"

@@ -28,7 +28,7 @@ from bringup.catalog import load_catalog
 from bringup.plan import Plan, write_cabling_csv
 from bringup.plan.bom import bill_of_materials
 from bringup.plan.expectation import Expectations
-from bringup.plan.scheduler import kubernetes_labels, slurm_topology
+from bringup.plan.scheduler import LABELS_VARIABLE, kubernetes_labels, slurm_topology
 from bringup.render.environment import template
 from bringup.render.hosts import all_group, sku_group
 from bringup.render.kubernetes import KUBERNETES_DIR, render_kubernetes_files
@@ -84,6 +84,7 @@ def render_rack_files(plan: Plan, stack: str, rack: str) -> dict[str, str]:
             stack=stack,
             expected=expected.to_json(),
             kubernetes_labels=kubernetes_labels(plan, node),
+            labels_variable=LABELS_VARIABLE,
             role_vars=host_role_vars(expected),
         )
     return dict(sorted(files.items()))
