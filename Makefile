@@ -62,6 +62,7 @@ test: lint
 benchmark: setup
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/engine_scale.py
+	$(BIN)/python benchmarks/engine_bare.py
 	$(BIN)/python benchmarks/lab_scale.py
 	$(BIN)/python benchmarks/provision_scale.py
 	$(BIN)/python benchmarks/admission_scale.py

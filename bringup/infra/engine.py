@@ -185,9 +185,23 @@ class Engine:
         elif cluster is not None:
             _write_stack_config(config, cluster, None)
         self._clear_stale_locks(name)
+        deployment = Deployment(paths, self.access)
+
+        def program() -> None:
+            if cluster is not None:
+                cluster_program(cluster, deployment, self.provision, self.admit, self.records)
+
+        return auto.create_or_select_stack(
+            stack_name=name, project_name=PROJECT, program=program, opts=self.options(name)
+        )
+
+    def options(self, name: str) -> auto.LocalWorkspaceOptions:
+        """How the engine runs stack `name`: in the stack's engine folder, on the project's file
+        backend, with passphrase secrets, through the tethered CLI (benchmarks/engine_bare.py
+        runs its bare program the same way)."""
         env = self._env(name)
-        opts = auto.LocalWorkspaceOptions(
-            work_dir=str(work),
+        return auto.LocalWorkspaceOptions(
+            work_dir=str(self.workspace.stack(name).engine),
             env_vars=env,
             secrets_provider="passphrase",
             pulumi_home=env["PULUMI_HOME"],
@@ -197,15 +211,6 @@ class Engine:
                 runtime="python",
                 backend=auto.ProjectBackend(url=env["PULUMI_BACKEND_URL"]),
             ),
-        )
-        deployment = Deployment(paths, self.access)
-
-        def program() -> None:
-            if cluster is not None:
-                cluster_program(cluster, deployment, self.provision, self.admit, self.records)
-
-        return auto.create_or_select_stack(
-            stack_name=name, project_name=PROJECT, program=program, opts=opts
         )
 
     def preview(
