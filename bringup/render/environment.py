@@ -11,10 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from bringup.render.dumper import PlainDumper
+from bringup.render.dumper import block_yaml
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -28,15 +27,7 @@ def to_yaml(data: Any) -> str:
     >>> to_yaml({"b": [1, 2], "a": "x"})
     'a: x\\nb:\\n- 1\\n- 2'
     """
-    text = yaml.dump(
-        data,
-        Dumper=PlainDumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1000,
-    )
-    return text.removesuffix("\n")
+    return block_yaml(data).removesuffix("\n")
 
 
 @cache

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bringup.catalog import Role
-from bringup.render.dumper import PlainDumper
+from bringup.render.dumper import PlainDumper, block_yaml
 from bringup.render.environment import to_yaml
 
 REFERENCE = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -86,3 +86,59 @@ _plain = st.recursive(
 @given(st.dictionaries(st.text(), _plain, max_size=5))
 def test_any_plain_data_dumps_as_the_safe_dumper_writes_it(data: dict[str, Any]) -> None:
     assert yaml.dump(data, Dumper=PlainDumper, **OPTIONS) == _reference(data, **OPTIONS)
+
+
+def _block_reference(data: Any) -> str:
+    return _reference(data, **OPTIONS)
+
+
+BLOCK_VALUES: list[Any] = [
+    *VALUES,
+    *({"value": s} for s in AWKWARD),
+    *({s: "key"} for s in AWKWARD),
+    {"floats": [0.0, -0.0, 1.5, 1e17, 1e-7, -2.5e300, float("nan"), 5e-324, 123456789.123]},
+    [[{"a": 1, "b": [1, [2, {}]]}], [], {}],
+    {"x": [[1, 2], []], "y": {"z": [{"q": [{"r": None}]}]}},
+    {"a b": "c d", "x  y": 1, "é" * 70: 2, "k:": "v:x", "a (b)": "=", "/x": "+1", "a :b": "x)"},
+    {"long": "x" * 129, "key": 1},
+    {"x" * 129: 1},
+    {True: 1, "a": 2},
+    {},
+    [],
+    "top",
+]
+
+
+@pytest.mark.parametrize("data", BLOCK_VALUES)
+def test_block_yaml_writes_what_the_safe_dumper_writes(data: Any) -> None:
+    assert block_yaml(data) == _block_reference(data)
+
+
+def test_block_yaml_writes_the_lab_host_vars_as_the_safe_dumper_does(
+    lab_files: dict[str, str],
+) -> None:
+    for path, text in lab_files.items():
+        if path.endswith(".yml"):
+            data = yaml.safe_load(text)
+            assert block_yaml(data) == _block_reference(data), path
+
+
+# Strings near the edge of what libyaml writes plain: names, addresses, indicators, blanks.
+_edgy = st.text(alphabet="aZ09_./:+=()- #'\"!&*?,[]{}|>%@`~\n\té", max_size=12)
+_edgy_data = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _edgy,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_edgy, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(_edgy, _edgy_data, max_size=5) | st.lists(_edgy_data, max_size=4))
+def test_block_yaml_writes_any_data_as_the_safe_dumper_does(data: Any) -> None:
+    assert block_yaml(data) == _block_reference(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), _plain, max_size=5))
+def test_block_yaml_writes_any_text_as_the_safe_dumper_does(data: dict[str, Any]) -> None:
+    assert block_yaml(data) == _block_reference(data)
