@@ -61,7 +61,11 @@ class NvLink(_Frozen):
 class Port(_Frozen):
     """One network port of a system, as the operating system names it."""
 
-    device: str = Field(description="RDMA device, e.g. 'mlx5_0'; the BMC port uses 'bmc'.")
+    device: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="RDMA device, e.g. 'mlx5_0'; the BMC port uses 'bmc'. Letters, digits, "
+        "'_', '.' and '-': it stands unquoted in cable ids, plan.json and cabling.csv.",
+    )
     pci_bus: int = Field(ge=0, le=255, description="PCI bus of the function; names the netdev.")
     pci_domain: int = Field(
         default=0, ge=0, le=0xFFFF, description="PCI domain; Grace trays put each NIC in its own."

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from bringup.catalog import Catalog, Role, SystemClass, load_catalog
-from bringup.catalog.model import Host, Sku
+from bringup.catalog.model import Host, Port, Sku
 
 SKU_IDS = {
     "hgx-a100",
@@ -172,6 +172,13 @@ def test_ports_are_unique_within_a_sku(catalog: Catalog, sku_id: str) -> None:
     addresses = [(p.pci_domain, p.pci_bus, p.pci_function) for p in ports if p.device != "bmc"]
     assert len(devices) == len(set(devices))
     assert len(addresses) == len(set(addresses))
+
+
+@pytest.mark.parametrize("device", ["mlx5,0", 'mlx5"0', "mlx5_0/1", "mlx5:0", "mlx5 0", ""])
+def test_port_refuses_a_device_that_would_need_quoting_or_split_a_cable_id(device: str) -> None:
+    Port.model_validate({"device": "mlx5_0", "pci_bus": 3})
+    with pytest.raises(ValidationError, match="device"):
+        Port.model_validate({"device": device, "pci_bus": 3})
 
 
 RACK_TABLE = [
