@@ -4,6 +4,9 @@ A 100k-GPU cluster has hundreds of thousands of cables; none is stored. A cable'
 end, ``<device>:<port>`` (a node port is ``<rdma device>/<port>``, a switch port its logical
 number), which is unique because device names are. :func:`cable_at` finds the cable on either end
 of a port by inverting the port maps; :func:`cable_by_id` is the same lookup on the lower end.
+:func:`cable_runs` lays the cables of a plane out column by column, a run of them at a time, as
+the port maps give them: cabling.csv writes those as text, :func:`fabric_cables` makes cables of
+them.
 
 Port maps (per plane; d / u = leaf ports down / up; m = links between one leaf and one spine):
 - node in SU slot s, rail k -> leaf (su, k, (s-1)//d + 1), port (s-1)%d + 1;
@@ -15,7 +18,8 @@ Port maps (per plane; d / u = leaf ports down / up; m = links between one leaf a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Literal, NamedTuple
 
 from bringup.plan.fabric import Endpoint, FabricPlan
@@ -50,20 +54,158 @@ class Cable(NamedTuple):
 
 def fabric_cables(fp: FabricPlan, plane: int) -> Iterator[Cable]:
     """All cables of one plane, tier by tier, in SU / slot / rail order."""
-    if fp.tree is None:
-        yield from _oob_cables(fp)
+    name, speed = fp.name, _speed(fp)
+    for run in cable_runs(fp, plane):
+        tier = run.tier
+        for rail, a_device, a_port, b_device, b_port in run.ends():
+            yield Cable(name, plane, tier, rail, a_device, a_port, b_device, b_port, speed)
+
+
+class CableRun(NamedTuple):
+    """Cables of one plane that a port map lays out together (the node ports of a few
+    endpoints, one leaf's uplinks, one spine's, the BMCs of a few racks), column by column.
+
+    Columns, not cables, so that cabling.csv formats 750,000 rows of a 100k-GPU plan as text
+    without making a :class:`Cable` each; :func:`fabric_cables` makes them of the same run. A
+    column may be an iterator (a device repeated): read :meth:`ends` once.
+    """
+
+    tier: Tier
+    rails: Iterable[int | None]
+    a_devices: Iterable[str]
+    a_ports: Iterable[str]
+    b_devices: Iterable[str]
+    b_ports: Iterable[str]
+
+    def ends(self) -> Iterator[tuple[int | None, str, str, str, str]]:
+        """(rail, a_device, a_port, b_device, b_port) of each cable, in order."""
+        columns = (self.rails, self.a_devices, self.a_ports, self.b_devices, self.b_ports)
+        return zip(*columns, strict=False)  # a repeated column is endless
+
+
+# Endpoints per node-leaf run: enough to spread a run's cost, few enough that its lists stay
+# small (a plane of a 500k-GPU plan has a million node ports).
+_ENDPOINTS_PER_RUN = 512
+
+
+def cable_runs(fp: FabricPlan, plane: int) -> Iterator[CableRun]:
+    """The cables of one plane as :class:`CableRun`: those of :func:`fabric_cables`, in its
+    order."""
+    tree = fp.tree
+    if tree is None:
+        yield from _oob_runs(fp)
         return
-    for e in fp.endpoints:
-        for rail in range(1, e.ports + 1):
-            yield _node_leaf(fp, fp.tree, plane, e, rail)
+    ports = LeafPorts(fp, plane)
+    for start in range(0, len(fp.endpoints), _ENDPOINTS_PER_RUN):
+        yield ports.run(fp.endpoints[start : start + _ENDPOINTS_PER_RUN])
+    uplinks = _Uplinks(fp, tree, plane)
     for su in fp.built_sus:
-        for rail in range(1, fp.tree.rails + 1):
-            for i in range(1, fp.tree.leaves_per_rail + 1):
-                yield from _leaf_uplinks(fp, fp.tree, plane, fp.tree.leaf_index(su, rail, i))
-    if fp.tree.tiers == 3:
+        for rail in range(1, tree.rails + 1):
+            for i in range(1, tree.leaves_per_rail + 1):
+                yield uplinks.of_leaf(tree.leaf_index(su, rail, i))
+    if tree.tiers == 3:
         for pod in fp.built_pods():
-            for j in range(fp.tree.pod_spines(pod)):
-                yield from _spine_uplinks(fp, fp.tree, plane, pod, j)
+            for j in range(tree.pod_spines(pod)):
+                yield uplinks.of_spine(pod, j)
+
+
+class LeafPorts:
+    """Where a tree fabric's endpoints plug in on one plane: the node-leaf port map, with what
+    endpoints share (their leaves' names, their ports' names) made once.
+
+    >>> leaves, port = LeafPorts(fp, 1).of(fp.by_name["sjc1-h1-r01-k01-n2"])  # doctest: +SKIP
+    >>> leaves[0], port  # the leaf of rail 1, and the port on every rail's leaf
+    ('compute-p1-su01-r1-l1', '2')
+    """
+
+    def __init__(self, fp: FabricPlan, plane: int) -> None:
+        assert fp.tree is not None
+        self.fabric = fp
+        self.plane = plane
+        self._down = fp.tree.down
+        self._leaves: dict[tuple[int, int], tuple[str, ...]] = {}
+        self._ports: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def of(self, e: Endpoint) -> tuple[tuple[str, ...], str]:
+        """The leaf of each rail (all the fabric's rails) and the port on it, for `e`."""
+        leaf, port = divmod(e.slot - 1, self._down)
+        leaves = self._leaves.get((e.su, leaf))
+        if leaves is None:
+            fp = self.fabric
+            leaves = tuple(
+                fp.leaf_name(self.plane, e.su, rail, leaf + 1) for rail in range(1, fp.rails + 1)
+            )
+            self._leaves[(e.su, leaf)] = leaves
+        return leaves, str(port + 1)
+
+    def ports(self, e: Endpoint) -> tuple[str, ...]:
+        """The names of `e`'s ports on this plane, in rail order: ``<device>/<plane>``."""
+        names = self._ports.get(e.devices)
+        if names is None:
+            names = self._ports[e.devices] = tuple(f"{d}/{self.plane}" for d in e.devices)
+        return names
+
+    def run(self, endpoints: Sequence[Endpoint]) -> CableRun:
+        """The node-leaf cables of `endpoints`, rail by rail."""
+        rails: list[int | None] = []
+        a_devices: list[str] = []
+        a_ports: list[str] = []
+        b_devices: list[str] = []
+        b_ports: list[str] = []
+        for e in endpoints:
+            leaves, port = self.of(e)
+            n = e.ports
+            rails += range(1, n + 1)
+            a_devices += repeat(e.name, n)
+            a_ports += self.ports(e)
+            b_devices += leaves[:n]
+            b_ports += repeat(port, n)
+        return CableRun("node-leaf", rails, a_devices, a_ports, b_devices, b_ports)
+
+
+class _Uplinks:
+    """The leaf-spine and spine-core runs of one plane, with the columns that many switches
+    share (port numbers, the spines of a pod, the core switches of a spine) made once."""
+
+    def __init__(self, fp: FabricPlan, tree: Tree, plane: int) -> None:
+        self.fp, self.tree, self.plane = fp, tree, plane
+        half = tree.radix // 2
+        self._leaf_ports = [str(tree.down + k + 1) for k in range(tree.up)]
+        self._spine_ports = [str(half + v + 1) for v in range(half)]
+        self._spines: dict[int, list[str]] = {}
+        self._cores: dict[int, list[str]] = {}
+        self._core_ports: dict[int, list[str]] = {}
+
+    def of_leaf(self, g: int) -> CableRun:
+        """Every uplink of global leaf `g`: what :func:`_leaf_spine` gives for k = 0..u-1."""
+        fp, tree, plane = self.fp, self.tree, self.plane
+        su, rail, i = tree.leaf_of_index(g)
+        pod, pos, spines = _pod_layout(tree, g)
+        m = tree.up // spines
+        if pod not in self._spines:
+            spine = [fp.spine_name(plane, pod, s) for s in range(spines)]
+            self._spines[pod] = [spine[k % spines] for k in range(tree.up)]
+        return CableRun(
+            "leaf-spine", repeat(rail), repeat(fp.leaf_name(plane, su, rail, i)),
+            self._leaf_ports, self._spines[pod],
+            [str(pos * m + k // spines + 1) for k in range(tree.up)],
+        )  # fmt: skip
+
+    def of_spine(self, pod: int, j: int) -> CableRun:
+        """Every uplink of spine `j` of `pod`: what :func:`_spine_core` gives for
+        v = 0..R/2-1."""
+        fp, tree, plane = self.fp, self.tree, self.plane
+        half, group = tree.radix // 2, tree.core_group
+        if j not in self._cores:
+            core = [fp.core_name(plane, j, h) for h in range(group)]
+            self._cores[j] = [core[v % group] for v in range(half)]
+        if pod not in self._core_ports:
+            first = pod * (half // group) + 1
+            self._core_ports[pod] = [str(first + v // group) for v in range(half)]
+        return CableRun(
+            "spine-core", repeat(None), repeat(fp.spine_name(plane, pod, j)),
+            self._spine_ports, self._cores[j], self._core_ports[pod],
+        )  # fmt: skip
 
 
 def cable_counts(fp: FabricPlan) -> dict[Tier, int]:
@@ -118,39 +260,6 @@ def _leaf_spine(fp: FabricPlan, tree: Tree, plane: int, g: int, k: int) -> Cable
     )  # fmt: skip
 
 
-def _leaf_uplinks(fp: FabricPlan, tree: Tree, plane: int, g: int) -> Iterator[Cable]:
-    """Every uplink of global leaf `g`: :func:`_leaf_spine` for k = 0..u-1, with what the
-    leaf's cables share worked out once (the hot loop of cabling.csv)."""
-    su, rail, i = tree.leaf_of_index(g)
-    pod, pos, spines = _pod_layout(tree, g)
-    m = tree.up // spines
-    name, speed, down = fp.name, _speed(fp), tree.down
-    leaf = fp.leaf_name(plane, su, rail, i)
-    spine = [fp.spine_name(plane, pod, s) for s in range(spines)]
-    for k in range(tree.up):
-        s, t = k % spines, k // spines
-        yield Cable(
-            name, plane, "leaf-spine", rail, leaf, str(down + k + 1),
-            spine[s], str(pos * m + t + 1), speed,
-        )  # fmt: skip
-
-
-def _spine_uplinks(fp: FabricPlan, tree: Tree, plane: int, pod: int, j: int) -> Iterator[Cable]:
-    """Every uplink of spine `j` of `pod`: :func:`_spine_core` for v = 0..R/2-1, its shared
-    parts worked out once."""
-    half, group = tree.radix // 2, tree.core_group
-    name, speed = fp.name, _speed(fp)
-    spine = fp.spine_name(plane, pod, j)
-    core = [fp.core_name(plane, j, h) for h in range(group)]
-    first = pod * (half // group) + 1
-    for v in range(half):
-        h, t = v % group, v // group
-        yield Cable(
-            name, plane, "spine-core", None, spine, str(half + v + 1),
-            core[h], str(first + t), speed,
-        )  # fmt: skip
-
-
 def _spine_core(fp: FabricPlan, tree: Tree, plane: int, pod: int, j: int, v: int) -> Cable:
     half = tree.radix // 2
     group = tree.core_group
@@ -161,14 +270,23 @@ def _spine_core(fp: FabricPlan, tree: Tree, plane: int, pod: int, j: int, v: int
     )  # fmt: skip
 
 
-def _oob_cables(fp: FabricPlan) -> Iterator[Cable]:
+def _oob_runs(fp: FabricPlan) -> Iterator[CableRun]:
+    """Every BMC cable, the endpoints of a rack counted in order (:func:`_oob_cable`)."""
     tors = dict(fp.tors)
     index: dict[str, int] = {}
-    for e in fp.endpoints:
-        assert e.rack is not None
-        n = index.get(e.rack, 0)
-        index[e.rack] = n + 1
-        yield _oob_cable(fp, e, n, tors[e.rack])
+    for start in range(0, len(fp.endpoints), _ENDPOINTS_PER_RUN):
+        endpoints = fp.endpoints[start : start + _ENDPOINTS_PER_RUN]
+        b_devices: list[str] = []
+        b_ports: list[str] = []
+        for e in endpoints:
+            assert e.rack is not None
+            n = index.get(e.rack, 0)
+            index[e.rack] = n + 1
+            cable = _oob_cable(fp, e, n, tors[e.rack])
+            b_devices.append(cable.b_device)
+            b_ports.append(cable.b_port)
+        a_devices = [e.name for e in endpoints]
+        yield CableRun("node-leaf", repeat(None), a_devices, repeat("bmc"), b_devices, b_ports)
 
 
 def _oob_cable(fp: FabricPlan, e: Endpoint, n: int, tors: int) -> Cable:

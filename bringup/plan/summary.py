@@ -6,18 +6,16 @@ The summary keeps its counts small (it never enumerates cables); the full plan s
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from dataclasses import asdict
-from itertools import islice
 from typing import IO
 
 from pydantic import JsonValue
 from pydantic_core import to_json
 
 from bringup.plan.bom import bill_of_materials, plane_counts
-from bringup.plan.cabling import fabric_cables
+from bringup.plan.cabling import cable_runs
 from bringup.plan.expectation import Expectations
 from bringup.plan.model import Node
 from bringup.plan.plan import Plan
@@ -112,19 +110,24 @@ CABLE_COLUMNS = (
 
 
 def write_cabling_csv(plan: Plan, out: IO[str]) -> int:
-    """Write every cable as one CSV row; returns the number of cables."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CABLE_COLUMNS)
-    rows = (
-        (c.id, c.fabric, c.plane, c.tier, c.rail or "", c.a_device, c.a_port,
-         c.b_device, c.b_port, c.speed_gbps)
-        for fp in plan.fabrics
-        for plane in fp.planes
-        for c in fabric_cables(fp, plane)
-    )  # fmt: skip
+    """Write every cable as one CSV row; returns the number of cables.
+
+    Rows are formatted as text from the port maps' runs (:func:`cable_runs`), not made into
+    cables and tuples for the csv module: for a 100k-GPU plan that took 1.6 s, this 0.3 s. The
+    text is what the csv module writes, as no field needs quoting: names are DNS labels or made
+    of them, devices catalog identifiers (the catalog holds them to that), the rest numbers.
+    """
+    out.write(",".join(CABLE_COLUMNS) + "\n")
     count = 0
-    for batch in iter(lambda: list(islice(rows, 4096)), []):
-        # writerows on a batch: a writerow call per cable was a third of the file's cost
-        writer.writerows(batch)
-        count += len(batch)
+    for fp in plan.fabrics:
+        tail = f",{fp.spec.speed_gbps}\n"
+        for plane in fp.planes:
+            for run in cable_runs(fp, plane):
+                head = f",{fp.name},{plane},{run.tier},"
+                rows = [
+                    f"{a}:{ap}{head}{rail or ''},{a},{ap},{b},{bp}{tail}"
+                    for rail, a, ap, b, bp in run.ends()
+                ]
+                out.write("".join(rows))
+                count += len(rows)
     return count
