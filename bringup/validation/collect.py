@@ -4,7 +4,8 @@ The script runs each tool between marker lines that carry its exit status, so on
 `host.run`) returns everything; the suite caches the result for the session and every check
 reads it from there. The raw text is kept as it is: it is the evidence a finding quotes. Which
 tools run follows the node's expectations (no nvidia-smi on a CPU node, perfquery per planned
-InfiniBand port, a write probe per planned mount). A caller that needs only some of them
+InfiniBand port, a mode per planned IPoIB netdev, the rules and routes where rails have tables
+of their own, a write probe per planned mount). A caller that needs only some of them
 (``bringup health``, every minute on every node) names the kinds it reads, and gives each tool
 less time. A daemon the node must not run (the host's IMEX where NVIDIA's DRA driver runs
 IMEX) has its status collected too, so that a check can see it running.
@@ -76,6 +77,11 @@ def perfquery_section(nic: NicExpectation) -> str:
     return f"perfquery:{nic.device}:{nic.port}"
 
 
+def ipoib_mode_section(nic: NicExpectation) -> str:
+    """The section of an IPoIB netdev's mode."""
+    return f"ipoib-mode:{nic.netdev}"
+
+
 def write_section(mount: str) -> str:
     """The section of a mount's write probe."""
     return f"write:{mount}"
@@ -99,8 +105,9 @@ class Section:
 
     @property
     def kind(self) -> str:
-        """What the section holds: its name, up to the colon of a per-port, per-mount or
-        per-daemon section (``perfquery``, ``write``, ``service``)."""
+        """What the section holds: its name, up to the colon of a per-port, per-netdev,
+        per-mount or per-daemon section (``perfquery``, ``ipoib-mode``, ``write``,
+        ``service``)."""
         return self.name.partition(":")[0]
 
 
@@ -119,11 +126,20 @@ def planned_sections(expected: NodeExpectation) -> list[Section]:
         ]
     if expected.nics:
         sections += [Section("ibstat", "$T ibstat"), Section("ip-addr", "ip -j addr show")]
+        if any(nic.table is not None for nic in expected.nics):
+            # every rail's rule and table at once: a section each, not one per rail
+            sections += [
+                Section("ip-rule", "ip -j -4 rule show"),
+                Section("ip-route", "ip -j -4 route show table all"),
+            ]
         for nic in expected.nics:
             if nic.link_layer == LinkLayer.INFINIBAND:
                 device = shlex.quote(nic.device)
                 command = f"$T perfquery -x -C {device} -P {nic.port}"
                 sections.append(Section(perfquery_section(nic), command))
+            if nic.ipoib_mode is not None:
+                mode = shlex.quote(f"/sys/class/net/{nic.netdev}/mode")
+                sections.append(Section(ipoib_mode_section(nic), f"cat {mode}"))
     if expected.packages:
         names = " ".join(shlex.quote(p.name) for p in expected.packages)
         sections.append(

@@ -29,7 +29,7 @@ from bringup.parsers.nvidia_smi import (
 from bringup.parsers.xid import XidEvent, parse_xid_log
 from bringup.plan import NodeExpectation
 from bringup.plan.expectation import NicExpectation
-from bringup.validation.collect import NodeOutputs, perfquery_section
+from bringup.validation.collect import NodeOutputs, ipoib_mode_section, perfquery_section
 from bringup.validation.report import Finding
 
 EVIDENCE_CHARS = 2000
@@ -62,12 +62,13 @@ _Parsed = TypeVar("_Parsed")
 
 @dataclass(frozen=True)
 class Link:
-    """One interface as `ip -j addr` shows it: flags, operational state, IPv4 addresses."""
+    """One interface as `ip -j addr` shows it: flags, operational state, MTU, IPv4 addresses."""
 
     name: str
     flags: frozenset[str]
     operstate: str
     inet: tuple[str, ...]  # "address/prefix"
+    mtu: int = 0  # 0: not shown
 
     @classmethod
     def from_json(cls, entry: Mapping[str, object]) -> Link:
@@ -79,12 +80,85 @@ class Link:
             for a in (addresses if isinstance(addresses, list) else [])
             if isinstance(a, dict) and a.get("family") == "inet"
         )
+        mtu = entry.get("mtu")
         return cls(
             str(entry.get("ifname")),
             frozenset(str(f) for f in flags) if isinstance(flags, list) else frozenset(),
             str(entry.get("operstate", "UNKNOWN")),
             inet,
+            mtu if isinstance(mtu, int) else 0,
         )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One policy rule as `ip -j rule` shows it: priority, source, table.
+
+    >>> Rule.from_json({"priority": 1001, "src": "10.128.0.1", "table": "1001"}).text
+    '1001: from 10.128.0.1 lookup 1001'
+    """
+
+    priority: int
+    source: str
+    """``all``, an address, or a prefix (address/length)."""
+    table: str
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, object]) -> Rule:
+        """The rule from one element of `ip -j rule`'s list."""
+        priority, length = entry.get("priority"), entry.get("srclen")
+        source = str(entry.get("src", "all"))
+        if isinstance(length, int) and length != 32:
+            source = f"{source}/{length}"
+        return cls(
+            priority if isinstance(priority, int) else -1, source, str(entry.get("table", ""))
+        )
+
+    @property
+    def text(self) -> str:
+        """The rule as `ip rule` prints it."""
+        return f"{self.priority}: from {self.source} lookup {self.table}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route as `ip -j route show table all` shows it.
+
+    >>> entry = {"dst": "10.128.0.0/26", "dev": "ibp24s0", "prefsrc": "10.128.0.1", "table": "1001"}
+    >>> Route.from_json(entry).text
+    '10.128.0.0/26 dev ibp24s0 src 10.128.0.1'
+    """
+
+    table: str
+    """The table's number or name; ``main`` for a route ip prints without one."""
+    destination: str
+    """``default``, or a prefix (a host route with its /32)."""
+    gateway: str
+    device: str
+    source: str
+    """The preferred source address ('' for none)."""
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, object]) -> Route:
+        """The route from one element of `ip -j route`'s list."""
+        destination = str(entry.get("dst", ""))
+        if destination != "default" and "/" not in destination:
+            destination += "/32"
+        return cls(
+            str(entry.get("table", "main")),
+            destination,
+            str(entry.get("gateway", "")),
+            str(entry.get("dev", "")),
+            str(entry.get("prefsrc", "")),
+        )
+
+    @property
+    def text(self) -> str:
+        """The route as `ip route` prints it (its table left out)."""
+        via = f" via {self.gateway}" if self.gateway else ""
+        device = f" dev {self.device}" if self.device else ""
+        source = f" src {self.source}" if self.source else ""
+        return f"{self.destination}{via}{device}{source}"
 
 
 @dataclass
@@ -212,18 +286,37 @@ class Node:
             counters.update(block.counters)
         return counters
 
+    def _json_list(self, name: str) -> list[Mapping[str, object]]:
+        """The objects of a section that holds one JSON list (what `ip -j` prints)."""
+        text = self.section(name)
+        try:
+            data = json.loads(text.strip() or "[]")  # some versions print nothing for none
+        except json.JSONDecodeError as exc:
+            raise NodeProblem(name, f"unreadable: {exc}", text) from None
+        if not isinstance(data, list):
+            raise NodeProblem(name, "unreadable: expected a JSON list", text)
+        return [entry for entry in data if isinstance(entry, dict)]
+
     @cached_property
     def links(self) -> dict[str, Link]:
         """`ip -j addr` by interface name."""
-        text = self.section("ip-addr")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise NodeProblem("ip-addr", f"unreadable: {exc}", text) from None
-        if not isinstance(data, list):
-            raise NodeProblem("ip-addr", "unreadable: expected a JSON list", text)
-        links = (Link.from_json(entry) for entry in data if isinstance(entry, dict))
+        links = (Link.from_json(entry) for entry in self._json_list("ip-addr"))
         return {link.name: link for link in links}
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        """`ip -j -4 rule`, in priority order."""
+        return tuple(Rule.from_json(entry) for entry in self._json_list("ip-rule"))
+
+    @cached_property
+    def routes(self) -> tuple[Route, ...]:
+        """`ip -j -4 route show table all`: every table's routes."""
+        return tuple(Route.from_json(entry) for entry in self._json_list("ip-route"))
+
+    def ipoib_mode(self, nic: NicExpectation) -> str:
+        """The mode an IPoIB netdev runs in (datagram, connected), or NodeProblem where it
+        could not be read."""
+        return self.section(ipoib_mode_section(nic)).strip()
 
     # --- software, storage -----------------------------------------------------------------
     @cached_property
@@ -247,14 +340,25 @@ class Node:
         return self._parse("imex-ctl", self.section("imex-ctl"), parse_imex_node_status)
 
     @cached_property
-    def mounts(self) -> dict[str, tuple[str, str]]:
-        """Mount point -> (source, filesystem type)."""
-        table: dict[str, tuple[str, str]] = {}
+    def _mount_table(self) -> dict[str, tuple[str, str, str]]:
+        """Mount point -> (source, filesystem type, options) of what is mounted there last."""
+        table: dict[str, tuple[str, str, str]] = {}
         for line in self.section("mounts").splitlines():
             fields = line.split()
             if len(fields) >= 3:
-                table[fields[1].replace("\\040", " ")] = (fields[0], fields[2])
+                options = fields[3] if len(fields) > 3 else ""
+                table[fields[1].replace("\\040", " ")] = (fields[0], fields[2], options)
         return table
+
+    @cached_property
+    def mounts(self) -> dict[str, tuple[str, str]]:
+        """Mount point -> (source, filesystem type)."""
+        return {point: (source, kind) for point, (source, kind, _) in self._mount_table.items()}
+
+    @cached_property
+    def mount_options(self) -> dict[str, str]:
+        """Mount point -> its options, as the kernel shows them."""
+        return {point: options for point, (_, _, options) in self._mount_table.items()}
 
     # --- burn-in ---------------------------------------------------------------------------
     def burn_in_file(self, name: str) -> Path:

@@ -10,9 +10,11 @@ from bringup.validation.collect import (
     collection_script,
     judge_run,
     parse_outputs,
+    planned_sections,
     write_section,
 )
 from bringup.validation.expected import read_expectation
+from bringup.validation.node import Node
 from tests.unit.validation.conftest import CPU, DRA_PLAN, HGX, TRAY, host_vars
 
 
@@ -28,6 +30,22 @@ def test_sections_follow_the_expectations() -> None:
     assert hgx.count("perfquery -x") == 8  # one per compute rail; Ethernet ports have none
     assert "svc nvidia-fabricmanager" in hgx
     assert "fabricmanager" not in cpu
+
+
+def test_rules_routes_and_modes_are_asked_where_planned() -> None:
+    hgx = read_expectation(host_vars(HGX)).expected
+    names = [s.name for s in planned_sections(hgx)]
+    assert names.count("ip-rule") == names.count("ip-route") == 1  # for every rail at once
+    assert [n for n in names if n.startswith("ipoib-mode:")] == [
+        f"ipoib-mode:{nic.netdev}" for nic in hgx.nics if nic.role == "compute"
+    ]
+    assert "cat /sys/class/net/ibp24s0/mode" in collection_script(hgx)
+    cpu = read_expectation(host_vars(CPU)).expected  # Ethernet rails only: no mode
+    assert not any(s.kind == "ipoib-mode" for s in planned_sections(cpu))
+    untabled = cpu.model_copy(
+        update={"nics": tuple(nic.model_copy(update={"table": None}) for nic in cpu.nics)}
+    )  # rails without tables of their own: nothing to ask
+    assert {s.name for s in planned_sections(untabled)}.isdisjoint({"ip-rule", "ip-route"})
 
 
 def test_where_the_dra_driver_runs_imex_the_host_s_state_is_asked_and_not_its_domain() -> None:
@@ -56,6 +74,11 @@ def test_script_runs_and_every_section_comes_back(tmp_path: Path) -> None:
     assert outputs.rc(write_section("/nonexistent")) != 0
     assert list(tmp_path.iterdir()) == []  # the probe file is removed
     assert str(tmp_path) not in outputs.text("mounts")  # a plain folder is no mount
+    node = Node(expected, outputs)  # this machine's ip prints what the checks read
+    assert (outputs.rc("ip-rule"), outputs.rc("ip-route")) == (0, 0)
+    assert {"local", "main"} <= {rule.table for rule in node.rules}
+    assert "main" in {route.table for route in node.routes}
+    assert "/" in node.mount_options
 
 
 def test_output_is_kept_verbatim() -> None:
