@@ -97,6 +97,13 @@ class Check(StrEnum):
     NIC_STATE = "nic.state", Concern.FABRIC, "port ACTIVE and LinkUp"
     NIC_RATE = "nic.rate", Concern.FABRIC, "port trained at the planned rate"
     NIC_ADDRESS = "nic.address", Concern.FABRIC, "the planned address on the planned netdev"
+    NIC_MTU = "nic.mtu", Concern.FABRIC, "the planned MTU on the netdev"
+    NIC_IPOIB_MODE = "nic.ipoib_mode", Concern.FABRIC, "IPoIB netdev in the planned mode"
+    NIC_ROUTING = (
+        "nic.routing",
+        Concern.FABRIC,
+        "the rail's source rule and its table's routes (subnet, gateway), as planned",
+    )
     NIC_CARRIER = (
         "nic.carrier",
         Concern.FABRIC,
@@ -115,6 +122,11 @@ class Check(StrEnum):
     # storage
     STORAGE_MOUNT = "storage.mount", Concern.STORAGE, "each planned mount present"
     STORAGE_WRITABLE = "storage.writable", Concern.STORAGE, "each planned mount writable"
+    STORAGE_OPTIONS = (
+        "storage.options",
+        Concern.STORAGE,
+        "each planned mount's options in effect, as the kernel shows them",
+    )
     STORAGE_FIO = (
         "storage.fio",
         Concern.STORAGE,

@@ -1,5 +1,6 @@
 """NIC and cable checks: each planned rail/plane port present, ACTIVE at its rate, addressed,
-with carrier, and its error counters under the limits.
+at its MTU and IPoIB mode, routed by its own table, with carrier, and its error counters under
+the limits.
 
 Components are ``nic:<host>/rail<n>`` on the compute fabric (``storage1``, ``inband2`` on the
 others), with device, netdev, cable, leaf and leaf_port as attributes, so a finding tells a
@@ -7,6 +8,12 @@ technician which cable to reseat. What the node can tell of the cable is its car
 unplugged cable, or a dead far-end port, leaves the netdev without LOWER_UP. That the far end is
 the planned leaf port needs the switch's view (LLDP / ibnetdiscover), which admission does not
 have from the node.
+
+A rail with a table of its own (a node with several ports on one fabric) is judged as the
+doca_ofed role sets it: a rule from the rail's address to its table at the table's number as
+priority, and in the table the rail's subnet on its netdev from its address, and the default
+route through the rail's gateway where its leaf routes. What leaves from a rail's address then
+leaves by that rail, not by whichever interface the main table picks.
 
 Counters are cumulative since the last reset; the suite compares them with the per-window
 limits (flaps per 24 h, symbol errors per hour) as the gate for a freshly provisioned node,
@@ -19,8 +26,8 @@ from bringup.catalog import LinkLayer
 from bringup.parsers.infiniband import IbPort
 from bringup.plan.expectation import NicExpectation
 from bringup.validation.checks import Check
-from bringup.validation.judge import HAS_NICS, Judges
-from bringup.validation.node import Node, NodeProblem
+from bringup.validation.judge import HAS_IPOIB, HAS_NICS, HAS_RAIL_TABLES, Judges
+from bringup.validation.node import Node, NodeProblem, Route, Rule
 from bringup.validation.report import Finding
 
 judges = Judges()
@@ -112,6 +119,109 @@ def address(node: Node) -> list[Finding]:
         if want not in have:
             observed = ", ".join(have) or "no address"
             found.append(_finding(node, nic, Check.NIC_ADDRESS, observed, want))
+    return found
+
+
+@judges.of(Check.NIC_MTU, when=HAS_NICS)
+def mtu(node: Node) -> list[Finding]:
+    """The planned MTU on the planned netdev."""
+    found = []
+    for nic in node.expected.nics:
+        link = node.links.get(nic.netdev)
+        if link is not None and link.mtu != nic.mtu:  # an absent one: nic.present names it
+            found.append(_finding(node, nic, Check.NIC_MTU, f"mtu {link.mtu}", f"mtu {nic.mtu}"))
+    return found
+
+
+@judges.of(Check.NIC_IPOIB_MODE, when=HAS_IPOIB)
+def ipoib_mode(node: Node) -> list[Finding]:
+    """Each IPoIB netdev in its planned mode, as its sysfs `mode` says."""
+    found = []
+    for nic in node.expected.nics:
+        if nic.ipoib_mode is None or nic.netdev not in node.links:
+            continue  # no IPoIB planned, or an absent netdev: nic.present names it
+        want = f"{nic.ipoib_mode} mode"
+        try:
+            have = node.ipoib_mode(nic)
+        except NodeProblem as problem:  # no mode file: not an IPoIB netdev
+            found.append(
+                _finding(node, nic, Check.NIC_IPOIB_MODE, problem.reason, want, problem.evidence)
+            )
+            continue
+        if have != nic.ipoib_mode:
+            found.append(_finding(node, nic, Check.NIC_IPOIB_MODE, f"{have} mode", want))
+    return found
+
+
+def _planned_routes(nic: NicExpectation, table: str) -> list[Route]:
+    """The routes of a rail's table: its subnet from its address, the default through its
+    gateway where its leaf routes."""
+    routes = [Route(table, str(nic.subnet), "", nic.netdev, nic.address)]
+    if nic.gateway:
+        routes.append(Route(table, "default", nic.gateway, nic.netdev, ""))
+    return routes
+
+
+def _serves(route: Route, planned: Route) -> bool:
+    """Whether `route` is the `planned` one: its destination, gateway and device, and its
+    source where one is planned (a default route may name any)."""
+    same = (route.destination, route.gateway, route.device)
+    return same == (planned.destination, planned.gateway, planned.device) and (
+        not planned.source or route.source == planned.source
+    )
+
+
+def _rule_problems(rules: tuple[Rule, ...], nic: NicExpectation, table: str) -> list[str]:
+    """What is wrong with the rail's rule: none from its address to its table, or none at the
+    table's priority."""
+    ours = [r for r in rules if (r.source, r.table) == (nic.address, table)]
+    if not ours:
+        return [f"no rule from {nic.address} to table {table}"]
+    if all(str(r.priority) != table for r in ours):
+        at = ", ".join(str(r.priority) for r in ours)
+        return [f"rule from {nic.address} to table {table} at priority {at}, not {table}"]
+    return []
+
+
+def _route_problems(routes: tuple[Route, ...], nic: NicExpectation, table: str) -> list[str]:
+    """The planned routes the rail's table lacks, each with what the table has to the same
+    destination instead."""
+    problems = []
+    in_table = [r for r in routes if r.table == table]
+    for planned in _planned_routes(nic, table):
+        if any(_serves(r, planned) for r in in_table):
+            continue
+        others = [r.text for r in in_table if r.destination == planned.destination]
+        there = f" (has {', '.join(others)})" if others else ""
+        problems.append(f"table {table}: {planned.text} missing{there}")
+    return problems
+
+
+@judges.of(Check.NIC_ROUTING, when=HAS_RAIL_TABLES)
+def routing(node: Node) -> list[Finding]:
+    """Each rail with a table of its own: the rule from its address to the table, and the
+    table's routes."""
+    found = []
+    for nic in node.expected.nics:
+        link = node.links.get(nic.netdev)
+        # the kernel drops the routes of a netdev set down: nic.present and nic.carrier name it
+        if nic.table is None or link is None or "UP" not in link.flags:
+            continue
+        table = str(nic.table)
+        problems = _rule_problems(node.rules, nic, table)
+        problems += _route_problems(node.routes, nic, table)
+        if not problems:
+            continue
+        planned = ", ".join(r.text for r in _planned_routes(nic, table))
+        expected = (
+            f"from {nic.address} lookup {table} at priority {table}; table {table}: {planned}"
+        )
+        evidence = [r.text for r in node.rules if r.source == nic.address or r.table == table]
+        evidence += [f"{r.text} table {table}" for r in node.routes if r.table == table]
+        observed = "; ".join(problems)
+        found.append(
+            _finding(node, nic, Check.NIC_ROUTING, observed, expected, "\n".join(evidence))
+        )
     return found
 
 

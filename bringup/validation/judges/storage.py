@@ -1,10 +1,12 @@
-"""Storage checks: the planned mounts present and writable, and fio over the planned floors.
+"""Storage checks: the planned mounts present, with their options in effect, writable, and fio
+over the planned floors.
 
 Components: ``mount:<host><mount point>``. The filesystem type is reported, not judged: a site
-may mount the planned export through another client (and the lab mounts a tmpfs). fio's
-figures come from the burn-in run (``fio-<mount with / as _>.json``): its `write` job against
-the mount's write_gbs, its `read` job against read_gbs (GB/s, 10^9 bytes). Burn-in, and so fio,
-runs on GPU nodes only.
+may mount the planned export through another client (and the lab mounts a tmpfs). Options are
+judged as the kernel shows them (bringup.validation.mounts), by the rule the storage role
+remounts by. fio's figures come from the burn-in run (``fio-<mount with / as _>.json``): its
+`write` job against the mount's write_gbs, its `read` job against read_gbs (GB/s, 10^9 bytes).
+Burn-in, and so fio, runs on GPU nodes only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from bringup.parsers.fio import parse_fio
 from bringup.validation.checks import Check
 from bringup.validation.collect import write_section
 from bringup.validation.judge import BURNED_IN, Judges
+from bringup.validation.mounts import options_missing
 from bringup.validation.node import Node, NodeProblem
 from bringup.validation.report import Finding
 
@@ -38,6 +41,21 @@ def mount(node: Node) -> list[Finding]:
         for m in node.expected.mounts
         if m.mount not in node.mounts
     ]
+
+
+@judges.of(Check.STORAGE_OPTIONS)
+def options(node: Node) -> list[Finding]:
+    """Each mounted planned mount's options in effect, as far as the kernel shows them."""
+    found = []
+    for m in node.expected.mounts:
+        live = node.mount_options.get(m.mount)
+        missing = options_missing(live, m.options) if live is not None else []
+        if missing:  # not mounted at all: storage.mount names it
+            observed = f"{', '.join(missing)} not in effect ({live})"
+            found.append(
+                node.finding(f"mount:{m.mount}", Check.STORAGE_OPTIONS, observed, m.options)
+            )
+    return found
 
 
 @judges.of(Check.STORAGE_WRITABLE)
