@@ -2,18 +2,22 @@
 
 A node in service is judged by the suite's own judges (``bringup.validation.judges.JUDGES``),
 on the same expectation admission used, so a part that admission would refuse is one the health
-check drains. Only the fast subset runs: what one pass of nvidia-smi, ibstat, ip, the daemons'
-status and the mount table shows. Counters that need a window (link flaps, symbol errors),
-package versions and write probes stay with admission: they take longer, write on the node, or
-change only when someone changes the node.
+check drains. Only the fast subset runs: what one pass of nvidia-smi, ibstat, ip (addresses,
+rules, routes), the IPoIB modes, the daemons' status and the mount table shows. Counters that
+need a window (link flaps, symbol errors), package versions and write probes stay with
+admission: they take longer, write on the node, or change only when someone changes the node.
 
 Each check has a rule (:data:`RULES`) that says how bad its finding is and what to do about it,
 on the ladder NVIDIA Health Validation recommends (DOMAIN.md, "Verdicts and actions": reset the
 GPU, reboot, replace) with the steps below it that a node's own parts need: a lost GPU needs a
 reboot, a pending row remap a GPU reset, a failed one a new GPU, a port down its cable checked,
-a dead daemon a restart, a missing mount a remount. A dead DCGM is a warning: jobs run without
-it, only the monitoring is blind. Every other finding, a tool that failed included, drains the
-node.
+a dead daemon a restart, a missing mount a remount. A rail whose MTU, IPoIB mode or routing
+drifted from the plan (a netplan apply, an openibd restart, a change by hand) has its network
+configuration applied again, the daemon step: a rail routed by the main table, or at another
+MTU or mode than its peers, fails or slows the traffic over it. A dead DCGM is a warning: jobs
+run without it, only the monitoring is blind; so is a mount with options other than planned,
+whose data jobs still reach: remount it when the node is next drained. Every other finding, a
+tool that failed included, drains the node.
 
 >>> advise(Finding("gpu:n1/4", "gpu.xid", "Xid 119", "no critical Xid within 2.0 h"))
 Advice(severity=<Severity.CRITICAL: 'critical'>, action=<Action.REBOOT: 'reboot'>, note='')
@@ -124,6 +128,7 @@ def imex_rule(finding: Finding) -> Advice:
 
 
 _CRITICAL = Severity.CRITICAL
+_REAPPLY = "apply the rails' network configuration again (netplan apply) or converge the node"
 RULES: Mapping[Check, Rule] = {
     Check.GPU_COUNT: always(_CRITICAL, Action.REBOOT, "replace the GPU if it is lost again"),
     Check.GPU_ECC_UNCORRECTED: always(_CRITICAL, Action.RESET_GPU),
@@ -138,8 +143,12 @@ RULES: Mapping[Check, Rule] = {
     Check.NIC_STATE: always(_CRITICAL, Action.CHECK_CABLE),
     Check.NIC_RATE: always(_CRITICAL, Action.CHECK_CABLE),
     Check.NIC_CARRIER: always(_CRITICAL, Action.CHECK_CABLE),
+    Check.NIC_MTU: always(_CRITICAL, Action.RESTART_SERVICE, _REAPPLY),
+    Check.NIC_IPOIB_MODE: always(_CRITICAL, Action.RESTART_SERVICE, _REAPPLY),
+    Check.NIC_ROUTING: always(_CRITICAL, Action.RESTART_SERVICE, _REAPPLY),
     Check.SOFTWARE_DCGM: always(Severity.WARNING, Action.RESTART_SERVICE),
     Check.STORAGE_MOUNT: always(_CRITICAL, Action.REMOUNT),
+    Check.STORAGE_OPTIONS: always(Severity.WARNING, Action.REMOUNT),
 }
 """Each health check, in the order it runs, and how its findings are advised."""
 
@@ -148,7 +157,7 @@ HEALTH_CHECKS: tuple[Check, ...] = tuple(RULES)
 
 SECTION_KINDS = frozenset(
     {"clock", "nvidia-smi-xml", "nvidia-smi-nvlink", "xid", "ibstat", "ip-addr", "service"}
-    | {"imex-ctl", "mounts"}
+    | {"ip-rule", "ip-route", "ipoib-mode", "imex-ctl", "mounts"}
 )
 """The kinds of section (``bringup.validation.collect.Section.kind``) the health checks read:
 no perfquery, no dpkg, no write probe."""

@@ -140,7 +140,7 @@ def test_table_has_a_line_per_finding(
     result = invoke("--expected", str(expected_file))
     assert result.exit_code == 1, result.stderr
     head, columns, *rows = result.stdout.splitlines()
-    assert head.startswith(f"{HGX}: drain: reboot (critical), 2 finding(s) of 15 check(s)")
+    assert head.startswith(f"{HGX}: drain: reboot (critical), 2 finding(s) of 19 check(s)")
     assert columns.split() == ["COMPONENT", "CHECK", "OBSERVED", "EXPECTED", "ACTION"]
     assert [row.split()[:2] for row in rows] == [
         [f"gpu:{HGX}/3", "gpu.count"],
@@ -161,7 +161,7 @@ def test_table_of_a_healthy_node_is_one_line(
     result = invoke("--expected", str(expected_file))
     assert result.exit_code == 0, result.stderr
     (line,) = result.stdout.splitlines()
-    assert line.startswith(f"{HGX}: healthy (ok), 0 finding(s) of 15 check(s), collected in")
+    assert line.startswith(f"{HGX}: healthy (ok), 0 finding(s) of 19 check(s), collected in")
 
 
 def _one_error_line(result: Result, *needles: str) -> None:

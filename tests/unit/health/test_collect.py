@@ -62,7 +62,10 @@ def test_collect_local_runs_the_script_on_this_machine(tmp_path: Path) -> None:
     assert outputs.rc("clock") == 0
     assert len(outputs.text("clock").split()) == 3
     verdict = judge_health(healthy, outputs, "cli")
-    assert (verdict.healthy, verdict.checks) == (True, ("software.dcgm", "storage.mount"))
+    assert (verdict.healthy, verdict.checks) == (
+        True,
+        ("software.dcgm", "storage.mount", "storage.options"),
+    )
     assert "/proc" in verdict.evidence["mounts"]
 
     failing = check(cpu_node("/proc", str(tmp_path)), "cli", LOCAL)

@@ -3,6 +3,7 @@ findings of the lab's faults (and, where the lab has no fault, of a profile chan
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from bringup.health.checks import HEALTH_CHECKS, RULES, advise, judge_health, xid_numbers
 from bringup.health.verdict import Action, Severity
 from bringup.validation.checks import Check
+from bringup.validation.collect import ipoib_mode_section
 from bringup.validation.judges import JUDGES
 from bringup.validation.report import Finding
 from tests.unit.validation.conftest import CPU, HGX, TRAY, NodeCase
@@ -23,7 +25,8 @@ def test_the_health_checks_are_the_designed_fast_subset() -> None:
         Check.GPU_COUNT, Check.GPU_ECC_UNCORRECTED, Check.GPU_ROW_REMAP, Check.GPU_XID,
         Check.NVLINK_LINK_STATE, Check.NVLINK_ERRORS, Check.NVLINK_FABRIC_MANAGER,
         Check.NVLINK_NVLSM, Check.NVLINK_IMEX, Check.NIC_PRESENT, Check.NIC_STATE,
-        Check.NIC_RATE, Check.NIC_CARRIER, Check.SOFTWARE_DCGM, Check.STORAGE_MOUNT,
+        Check.NIC_RATE, Check.NIC_CARRIER, Check.NIC_MTU, Check.NIC_IPOIB_MODE,
+        Check.NIC_ROUTING, Check.SOFTWARE_DCGM, Check.STORAGE_MOUNT, Check.STORAGE_OPTIONS,
     }  # fmt: skip
     assert not any(JUDGES[c].burn_in for c in HEALTH_CHECKS)
     assert set(RULES) == set(HEALTH_CHECKS)
@@ -60,6 +63,29 @@ def _netdev_gone(index: int) -> Callable[[NodeCase], None]:
 
 def _unmounted(case: NodeCase) -> None:
     case.profile["mounts"].remove("/mnt/shared")
+
+
+def _mtu(index: int, mtu: int) -> Callable[[NodeCase], None]:
+    def change(case: NodeCase) -> None:
+        links = json.loads(case.node().outputs.text("ip-addr"))
+        links[index]["mtu"] = mtu
+        case.overrides["ip-addr"] = (json.dumps(links), 0)
+
+    return change
+
+
+def _connected(case: NodeCase) -> None:
+    """The lab plans datagram mode; rail 1 runs connected."""
+    case.overrides[ipoib_mode_section(case.host.expected.nics[0])] = ("connected\n", 0)
+
+
+def _rules_flushed(case: NodeCase) -> None:
+    case.overrides["ip-rule"] = ('[{"priority":0,"src":"all","table":"local"}]', 0)
+
+
+def _remounted_without_flags(case: NodeCase) -> None:
+    case.variables["bringup_expected"]["mounts"][0]["options"] = "noatime,nodev"
+    case.overrides["mounts"] = ("tmpfs /mnt/shared tmpfs rw,relatime 0 0\n", 0)
 
 
 def _fault(kind: str, **options: Any) -> Callable[[NodeCase], None]:
@@ -100,6 +126,11 @@ CASES = [
      Action.CHECK_CABLE),
     ("netdev gone", _netdev_gone(0), CPU, Check.NIC_PRESENT, CRITICAL, Action.CHECK_CABLE),
     ("mount", _unmounted, CPU, Check.STORAGE_MOUNT, CRITICAL, Action.REMOUNT),
+    ("mtu", _mtu(1, 1500), TRAY, Check.NIC_MTU, CRITICAL, Action.RESTART_SERVICE),
+    ("ipoib mode", _connected, HGX, Check.NIC_IPOIB_MODE, CRITICAL, Action.RESTART_SERVICE),
+    ("rules flushed", _rules_flushed, CPU, Check.NIC_ROUTING, CRITICAL, Action.RESTART_SERVICE),
+    ("mount options", _remounted_without_flags, CPU, Check.STORAGE_OPTIONS, WARNING,
+     Action.REMOUNT),
 ]  # fmt: skip
 
 
@@ -189,4 +220,11 @@ def test_a_healthy_node_runs_the_checks_that_apply(make_case: Callable[[str], No
         assert (verdict.healthy, verdict.findings, verdict.action) == (True, (), Action.NONE)
         ran = {Check(c).concern.value for c in verdict.checks}
         assert ran.isdisjoint(skipped)
-        assert len(verdict.checks) == len(HEALTH_CHECKS) - (9 if skipped else 0)
+        # the CPU node: no GPU or NVLink check, and no IPoIB on its Ethernet rails
+        assert len(verdict.checks) == len(HEALTH_CHECKS) - (10 if skipped else 0)
+
+
+@pytest.mark.parametrize("check", [Check.NIC_MTU, Check.NIC_IPOIB_MODE, Check.NIC_ROUTING])
+def test_a_rail_that_drifted_says_to_apply_its_configuration_again(check: Check) -> None:
+    finding = Finding("nic:n1/rail1", check, "no rule from 10.128.0.1 to table 1001", "a rule")
+    assert "netplan apply" in advise(finding).note
