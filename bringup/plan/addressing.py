@@ -56,13 +56,18 @@ class AddressLayout:
     def address_text(self, plane: int, rail: int, su: int, slot: int) -> str:
         """:meth:`address` as dotted text, computed on the integer: a 100k-GPU plan.json
         writes 250,000 of them, and :mod:`ipaddress` objects made half its cost."""
-        return _dotted(self._base + self._block(plane, rail, su) + slot)
+        return dotted(self.subnet_base(plane, rail, su) + slot)
+
+    def subnet_base(self, plane: int, rail: int, su: int) -> int:
+        """The subnet's network address as an integer: the address of slot n is this plus n
+        (the slot is the layout's lowest field), for a writer that keeps it per subnet."""
+        return self._base + self._block(plane, rail, su)
 
     def gateway_text(self, plane: int, rail: int, su: int) -> str | None:
         """:meth:`gateway` as dotted text, or None."""
         if not self.routed:
             return None
-        return _dotted(self._base + self._block(plane, rail, su) + (1 << self.host_bits) - 2)
+        return dotted(self.subnet_base(plane, rail, su) + (1 << self.host_bits) - 2)
 
     @property
     def _base(self) -> int:
@@ -85,8 +90,12 @@ class AddressLayout:
         return f"{self.network}: one /{32 - self.host_bits} per {per}"
 
 
-def _dotted(address: int) -> str:
-    """An IPv4 address in dotted-quad text, as ``str(IPv4Address(address))`` writes it."""
+def dotted(address: int) -> str:
+    """An IPv4 address in dotted-quad text, as ``str(IPv4Address(address))`` writes it.
+
+    >>> dotted(167772161)
+    '10.0.0.1'
+    """
     return f"{address >> 24}.{address >> 16 & 255}.{address >> 8 & 255}.{address & 255}"
 
 

@@ -7,7 +7,7 @@ The summary keeps its counts small (it never enumerates cables); the full plan s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import IO
 
@@ -16,10 +16,9 @@ from pydantic_core import to_json
 
 from bringup.plan.bom import bill_of_materials, plane_counts
 from bringup.plan.cabling import cable_runs
-from bringup.plan.expectation import Expectations
-from bringup.plan.model import Node
+from bringup.plan.node_lines import NodeLines
 from bringup.plan.plan import Plan
-from bringup.plan.scheduler import kubernetes_labels, slurm_topology
+from bringup.plan.scheduler import slurm_topology
 
 
 def summary(plan: Plan) -> dict[str, JsonValue]:
@@ -61,14 +60,14 @@ def write_plan_json(plan: Plan, out: IO[str]) -> None:
     out.write(f'"cluster": {plan.cluster.model_dump_json(exclude={"access"})},\n')
     _write_array(out, "racks", (_compact(asdict(r)) for r in plan.racks))
     _write_array(out, "nvlink_domains", (_compact(asdict(d)) for d in plan.domains))
-    expectations = Expectations(plan)
-    _write_array(out, "nodes", (_node(plan, expectations, n) for n in plan.nodes))
+    # each node's expectation as its model dumps it, from a template per shape of node
+    _write_array(out, "nodes", NodeLines(plan))
     topology = slurm_topology(plan)
     out.write(f'"slurm_topology": {json.dumps(topology.render())}\n')
     out.write("}\n")
 
 
-def _write_array(out: IO[str], key: str, items: Iterator[str]) -> None:
+def _write_array(out: IO[str], key: str, items: Iterable[str]) -> None:
     """Write `items` (each one JSON text) as the array `key`, one item a line, so that a tool
     can read a 100k-GPU plan a node at a time."""
     out.write(f'"{key}": [')
@@ -83,16 +82,6 @@ def _write_array(out: IO[str], key: str, items: Iterator[str]) -> None:
 def _compact(value: object) -> str:
     """`value` as compact JSON, keys in their own order, by pydantic's compiled serializer."""
     return to_json(value).decode()
-
-
-def _node(plan: Plan, expectations: Expectations, node: Node) -> str:
-    """One node of plan.json: its expectation, as the model dumps it, and its Kubernetes
-    labels. Dumped by the model's own compiled serializer, not through a dict and the json
-    module: that took three quarters of writing a 100k-GPU plan.json."""
-    state = expectations.of(node).model_dump_json()
-    labels = _compact(kubernetes_labels(plan, node))
-    # the dump is one JSON object: its closing brace makes room for the labels
-    return f'{state[:-1]},"kubernetes_labels":{labels}}}'
 
 
 CABLE_COLUMNS = (
