@@ -177,6 +177,24 @@ class FabricKind(StrEnum):
     ETHERNET = "ethernet"
 
 
+class IpoibMode(StrEnum):
+    """How IPoIB carries IP over an InfiniBand port: unreliable datagrams, whose MTU is the
+    InfiniBand MTU less IPoIB's 4-byte header (at most 4092), or reliable connections, which
+    carry up to 65520 bytes (the kernel's ipoib documentation; NVIDIA DOCA-OFED "IP over
+    InfiniBand")."""
+
+    DATAGRAM = "datagram"
+    CONNECTED = "connected"
+
+
+MTU_LIMITS: dict[tuple[LinkLayer, IpoibMode | None], int] = {
+    (LinkLayer.INFINIBAND, IpoibMode.DATAGRAM): 4092,
+    (LinkLayer.INFINIBAND, IpoibMode.CONNECTED): 65520,
+    (LinkLayer.ETHERNET, None): 9216,  # the switches' largest frame (Spectrum's 9216)
+}
+"""The largest interface MTU a host's port takes, by link layer and IPoIB mode."""
+
+
 class Appliance(_Model):
     """A fabric appliance that takes a node slot in an SU (e.g. the UFM appliance)."""
 
@@ -206,6 +224,16 @@ class Fabric(_Model):
     cidr: ipaddress.IPv4Network = Field(description="Address space of the whole fabric.")
     appliances: tuple[Appliance, ...] = ()
     tors_per_rack: int = Field(default=1, ge=1, le=4, description="OOB only: ToRs per rack.")
+    ipoib_mode: IpoibMode | None = Field(
+        default=None,
+        description="InfiniBand only: the hosts' IPoIB mode, datagram (the default) or connected.",
+    )
+    mtu: int | None = Field(
+        default=None,
+        ge=1280,
+        description="The hosts' interface MTU on this fabric; default by link layer and role "
+        "(IPoIB datagram 4092, connected 65520; RoCE rails 9000; in-band 1500).",
+    )
 
     @field_validator("cidr", mode="before")
     @classmethod
@@ -240,7 +268,24 @@ class Fabric(_Model):
             raise ValueError("tors_per_rack: only an oob fabric has per-rack ToRs")
         if self.role == Role.OOB and (self.planes != 1 or self.appliances):
             raise ValueError("planes: an oob fabric has one plane and no appliances")
+        if self.ipoib_mode is not None and self.kind != FabricKind.INFINIBAND:
+            raise ValueError(
+                f"ipoib_mode: {self.ipoib_mode.value} is an IPoIB mode, and {self.name} is an "
+                f"{self.kind.value} fabric"
+            )
+        limit = MTU_LIMITS[(self.link_layer, self.ipoib)]
+        if self.mtu is not None and self.mtu > limit:
+            how = f"IPoIB in {self.ipoib.value} mode" if self.ipoib else "an Ethernet port"
+            raise ValueError(f"mtu: {self.mtu} is over the {limit} bytes {how} carries")
         return self
+
+    @property
+    def ipoib(self) -> IpoibMode | None:
+        """The IPoIB mode of the hosts' ports: the declared one, datagram by default; None on
+        Ethernet."""
+        if self.kind != FabricKind.INFINIBAND:
+            return None
+        return self.ipoib_mode or IpoibMode.DATAGRAM
 
     @property
     def link_layer(self) -> LinkLayer:

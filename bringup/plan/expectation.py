@@ -17,6 +17,7 @@ example stacks and reads it back equal).
 
 from __future__ import annotations
 
+from ipaddress import IPv4Interface, IPv4Network
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
@@ -27,7 +28,7 @@ from bringup.plan.cabling import node_cable
 from bringup.plan.fabric import Endpoint, FabricPlan
 from bringup.plan.model import Node, NodeKind
 from bringup.plan.plan import Plan
-from bringup.spec import StorageKind
+from bringup.spec import IpoibMode, StorageKind
 
 
 class _Model(BaseModel):
@@ -100,12 +101,19 @@ class NicExpectation(_Model):
     link_layer: LinkLayer
     rate_gbps: int
     mtu: int
+    ipoib_mode: IpoibMode | None
     address: str
     prefix: int
     gateway: str | None
+    table: int
     cable: str
     leaf: str
     leaf_port: int
+
+    @property
+    def subnet(self) -> IPv4Network:
+        """The rail's subnet, which its address is in."""
+        return IPv4Interface(f"{self.address}/{self.prefix}").network
 
     @property
     def label(self) -> str:
@@ -247,11 +255,11 @@ def netdev_name(link_layer: LinkLayer, port: Port, plane: int, multifunction: bo
     return f"en{domain}p{port.pci_bus}s0{suffix}np{function if suffix else 0}"
 
 
-# Interface MTU by link layer and network role. IPoIB runs in datagram mode, whose MTU is the 4K
-# InfiniBand MTU less the 4-byte IPoIB header (NVIDIA MLNX_OFED/DOCA-OFED "IPoIB" documentation).
-# RoCE compute and storage rails carry jumbo frames (NVIDIA's RoCE and Spectrum-X guides set 9000
-# on hosts, 9216 on switches). The in-band network reaches services outside the cluster and keeps
-# Ethernet's 1500.
+# Interface MTU by link layer and network role, where the fabric declares none. IPoIB in datagram
+# mode runs at the 4K InfiniBand MTU less the 4-byte IPoIB header, in connected mode at its largest,
+# 65520 (NVIDIA MLNX_OFED/DOCA-OFED "IPoIB" documentation). RoCE compute and storage rails carry
+# jumbo frames (NVIDIA's RoCE and Spectrum-X guides set 9000 on hosts, 9216 on switches). The
+# in-band network reaches services outside the cluster and keeps Ethernet's 1500.
 _MTU = {
     (LinkLayer.INFINIBAND, None): 4092,
     (LinkLayer.ETHERNET, Role.COMPUTE): 9000,
@@ -260,13 +268,36 @@ _MTU = {
 }
 
 
-def interface_mtu(link_layer: LinkLayer, role: Role) -> int:
-    """The MTU a NIC's interface runs at: by link layer, and for Ethernet by network role.
+def interface_mtu(link_layer: LinkLayer, role: Role, ipoib: IpoibMode | None = None) -> int:
+    """The MTU a NIC's interface runs at when its fabric declares none: by link layer and IPoIB
+    mode, and for Ethernet by network role.
 
     >>> interface_mtu(LinkLayer.INFINIBAND, Role.COMPUTE)
     4092
+    >>> interface_mtu(LinkLayer.INFINIBAND, Role.COMPUTE, IpoibMode.CONNECTED)
+    65520
     """
+    if ipoib == IpoibMode.CONNECTED:
+        return 65520
     return _MTU.get((link_layer, role)) or _MTU[(link_layer, None)]
+
+
+# The first routing table of each network role's rails: a rail's table is this plus 100 per plane
+# after the first and its rail number (compute plane 2, rail 3: 1103), so adding a rail, a plane
+# or a fabric of another role renumbers no table. Each table is also its source rule's priority,
+# ahead of the main table's 32766.
+_TABLE_BASE = {Role.COMPUTE: 1000, Role.STORAGE: 2000, Role.INBAND: 3000}
+
+
+def rail_table(role: Role, plane: int, rail: int) -> int:
+    """The routing table (and rule priority) of a rail: traffic from the rail's address looks
+    its routes up there, so it leaves by that rail and not by whichever interface the main table
+    picks.
+
+    >>> [rail_table(Role.COMPUTE, 1, 1), rail_table(Role.COMPUTE, 2, 3)]
+    [1001, 1103]
+    """
+    return _TABLE_BASE[role] + (plane - 1) * 100 + rail
 
 
 def node_expectation(plan: Plan, node: Node) -> NodeExpectation:
@@ -385,7 +416,8 @@ def _nic(
 ) -> NicExpectation:
     port = network.ports[rail - 1]
     layout = plan.layouts[fp.name]
-    link_layer = fp.spec.link_layer
+    spec = fp.spec
+    link_layer = spec.link_layer
     cable = node_cable(fp, e, plane, rail)
     return _built(
         NicExpectation,
@@ -399,10 +431,12 @@ def _nic(
         model=network.model,
         link_layer=link_layer,
         rate_gbps=fp.spec.speed_gbps,
-        mtu=interface_mtu(link_layer, fp.spec.role),
+        mtu=spec.mtu or interface_mtu(link_layer, spec.role, spec.ipoib),
+        ipoib_mode=spec.ipoib,
         address=layout.address_text(plane, rail, e.su, e.slot),
         prefix=layout.prefix,
         gateway=layout.gateway_text(plane, rail, e.su),
+        table=rail_table(spec.role, plane, rail),
         cable=cable.id,
         leaf=cable.b_device,
         leaf_port=int(cable.b_port),

@@ -57,6 +57,30 @@ def test_nic_address_lies_in_its_subnet_and_cable_is_findable() -> None:
             assert (cable.b_device, int(cable.b_port)) == (nic["leaf"], nic["leaf_port"])
 
 
+def test_each_rail_has_a_table_of_its_own_numbered_by_role_plane_and_rail() -> None:
+    for node in LAB.nodes:
+        nics = node_expectation(LAB, node).nics
+        tables = [n.table for n in nics]
+        assert len(set(tables)) == len(tables), node.name
+        base = {"compute": 1000, "storage": 2000, "inband": 3000}
+        assert tables == [base[n.role.value] + 100 * (n.plane - 1) + n.rail for n in nics]
+
+
+@pytest.mark.parametrize(
+    ("declared", "mode", "mtu"),
+    [({}, "datagram", 4092), ({"ipoib_mode": "connected"}, "connected", 65520),
+     ({"ipoib_mode": "connected", "mtu": 32000}, "connected", 32000),
+     ({"mtu": 2044}, "datagram", 2044)],
+)  # fmt: skip
+def test_ipoib_mode_and_mtu_are_the_fabric_s(
+    declared: dict[str, object], mode: str, mtu: int
+) -> None:
+    racks = su_racks("hgx-h100", 1, racks_per_su=1)
+    plan = make_plan(cluster(racks, [compute_fabric(**declared)]))
+    nics = node_expectation(plan, plan.nodes[0]).nics
+    assert {(n.ipoib_mode, n.mtu) for n in nics} == {(mode, mtu)}
+
+
 def test_addresses_are_unique_across_the_cluster() -> None:
     plan = _stack("mixed")
     seen: dict[str, str] = {}
