@@ -50,6 +50,13 @@ mount -t sysfs sysfs "$R/sys"
 mount --rbind /dev "$R/dev"
 mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
+for n in $IPOIB; do
+  d="$R/sys/devices/virtual/net/$n"
+  o="$R/run/bringup-lab/ipoib/$n"
+  mkdir -p "$o/upper" "$o/work"
+  echo datagram > "$o/upper/mode"
+  mount -t overlay overlay -o "lowerdir=$d,upperdir=$o/upper,workdir=$o/work" "$d"
+done
 mkdir -p "$R/run/sshd" "$R$REPO_MOUNT" "$R$GPU_DEVICES"
 if [ -n "$SLURM_PLUGINS" ]; then
   mkdir -p "$R$SLURM_PLUGINS"
@@ -220,6 +227,7 @@ def boot(
         "PROJECT": str(project or ""),
         "SHARED": str(shared or ""),
         "SHARED_MOUNT": SHARED_MOUNT,
+        "IPOIB": " ".join(nic.netdev for nic in node.nics if nic.ipoib),
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
     with log.open("ab") as out:

@@ -33,6 +33,8 @@ class LabNic:
     leaf_port: int
     fabric: str
     role: Role
+    ipoib: bool = False
+    """An InfiniBand port: its netdev is IPoIB's, with a `mode` (the lab's boot provides it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ def lab_layout(plan: Plan, limit: int | None = None) -> LabLayout:
                     leaf_port=nic.leaf_port,
                     fabric=nic.fabric,
                     role=nic.role,
+                    ipoib=nic.ipoib_mode is not None,
                 )
             )
             if nic.role == Role.INBAND and nic.rail == 1 and nic.plane == 1:

@@ -79,10 +79,12 @@ MUNGE_LAB_WHY = (
 
 @dataclass(frozen=True)
 class Contents:
-    """What a package installs: tools (emulated commands) and daemons."""
+    """What a package installs: tools (emulated commands), daemons, and init scripts that are
+    emulated commands themselves (DOCA-OFED's openibd loads the stack and exits)."""
 
     tools: tuple[str, ...] = ()
     daemons: tuple[Daemon, ...] = field(default_factory=tuple)
+    init_scripts: tuple[str, ...] = ()
 
 
 # Package name prefix -> contents (the first match wins).
@@ -113,7 +115,10 @@ CONTENTS: tuple[tuple[str, Contents], ...] = (
     ),
     (
         "doca-ofed",
-        Contents(tools=("ibstat", "ibstatus", "ibv_devinfo", "perfquery", "ib_write_bw")),
+        Contents(
+            tools=("ibstat", "ibstatus", "ibv_devinfo", "perfquery", "ib_write_bw"),
+            init_scripts=("openibd",),
+        ),
     ),
     ("nccl-tests", Contents(tools=("all_reduce_perf",))),
     ("nvbandwidth", Contents(tools=("nvbandwidth",))),
@@ -209,6 +214,8 @@ def _build(
         _tool(root, daemon.command)
         _write(root / f"etc/init.d/{daemon.service}", _init_script(daemon), mode=0o755)
         _write(root / f"lib/systemd/system/{daemon.service}.service", _unit(daemon))
+    for script in contents.init_scripts:
+        _tool(root, script, folder="etc/init.d")
     _write(root / f"usr/share/doc/{name}/README.bringup-lab", f"{name} {version}, emulated.\n")
     deb = repo / f"{name}_{version.replace(':', '%3a')}_amd64.deb"
     run(["dpkg-deb", "--build", "--root-owner-group", "-Zgzip", str(root), str(deb)])
@@ -244,9 +251,9 @@ def _build_staged(
     return deb
 
 
-def _tool(root: Path, tool: str) -> None:
+def _tool(root: Path, tool: str, folder: str = "usr/bin") -> None:
     _write(
-        root / f"usr/bin/{tool}",
+        root / f"{folder}/{tool}",
         "#!/bin/sh\nPYTHONPATH=/usr/lib/bringup-lab "
         f'exec /usr/bin/python3 -m emulator {tool} "$@"\n',
         mode=0o755,

@@ -37,6 +37,7 @@ TOOLS: dict[str, Tool] = {
     "nvbandwidth": _lazy("nvbandwidth", "main"),
     "ib_write_bw": _lazy("perftest", "main"),
     "nvidia-imex-ctl": _lazy("imex_ctl", "main"),
+    "openibd": _lazy("openibd", "main"),
 }
 
 

@@ -32,6 +32,7 @@ COMMANDS = {
     "nvbandwidth": ["-t", "host_to_device_memcpy_ce"],
     "ib_write_bw": ["-d", "mlx5_0", "--report_gbits", "10.0.0.2"],
     "nvidia-imex-ctl": ["-N"],
+    "openibd": ["stop"],  # start reloads the node's ports: tests/unit/lab/emulator/test_openibd.py
 }
 
 
