@@ -3,7 +3,10 @@
 Each node has an anchor process (``sleep infinity``, chrooted into the node's root) that holds a
 private mount namespace and a UTS namespace inside the node's network namespace. Everything the
 node mounts lives in that mount namespace, so it disappears with the node's processes, even after
-a crash; ``down`` only has to kill processes and delete namespaces and bridges.
+a crash; ``down`` only has to kill processes and delete namespaces and bridges. An IPoIB port's
+netdev is a veth, which has no ``mode`` in sysfs: the boot lays an overlay over its sysfs folder,
+whose live attributes read through and whose ``mode`` (datagram until the node's openibd or a
+role writes it) lives in the node's /run.
 
 Boot is a sequence of steps, and each step waits until what the next one needs is there, read
 from the host through ``/proc/<anchor>/root``: the anchor is chrooted into the node's root before
