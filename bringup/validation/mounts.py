@@ -37,6 +37,10 @@ SHOWN_FLAGS = frozenset(
 )
 """Flags the kernel lists among a mount's options whenever they are in effect."""
 
+NEGOTIATED = frozenset({"rsize", "wsize"})
+"""Keys whose value the server may lower (NFS's transfer sizes): the planned value is asked
+for, not promised, so the live one cannot contradict it."""
+
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -67,7 +71,9 @@ def options_missing(live: str, planned: str) -> list[str]:
     for option in filter(None, planned.split(",")):
         key, equals, value = option.partition("=")
         if equals:
-            contradicted = key in values and values[key] != option_value(value)
+            contradicted = (
+                key not in NEGOTIATED and key in values and values[key] != option_value(value)
+            )
         elif option in UNSHOWN_DEFAULTS:
             contradicted = UNSHOWN_DEFAULTS[option] in flags
         else:
