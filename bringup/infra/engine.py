@@ -22,6 +22,7 @@ backups are kept bounded.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -189,7 +190,13 @@ class Engine:
 
         def program() -> None:
             if cluster is not None:
+                # What is alive now (modules, this process's state), then the plan and the
+                # tree it declares, lives until the operation ends: left to the collector, each
+                # full collection while the engine runs walks it all again (3 of the 18 s of a
+                # 1,000-rack no-op up). Frozen, it is skipped; _Run.call unfreezes it.
+                gc.freeze()
                 cluster_program(cluster, deployment, self.provision, self.admit, self.records)
+                gc.freeze()
 
         return auto.create_or_select_stack(
             stack_name=name, project_name=PROJECT, program=program, opts=self.options(name)
@@ -385,6 +392,7 @@ class _Run:
             failures = {name: self.redacted(line) for name, line in failures.items()}
             raise EngineFailed(self.operation, self.stack, failures, log) from None
         finally:
+            gc.unfreeze()  # what the program froze is the collector's again
             _keep_newest(workspace.pulumi_home / "logs", KEEP_LOGS)
             backend = workspace.pulumi_backend / ".pulumi"
             _keep_checkpoints(backend / "history" / PROJECT / self.stack)

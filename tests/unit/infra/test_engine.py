@@ -7,6 +7,7 @@ exact operations the engine reported for each resource.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import os
 import re
@@ -109,6 +110,11 @@ def test_up_writes_the_inventory(engine: Engine) -> None:
 def test_second_up_changes_nothing(engine: Engine) -> None:
     outcome = engine.up("lab", parse_cluster(_lab()))
     assert set(outcome.summary) == {"same"}
+
+
+def test_what_the_program_froze_for_the_run_is_collected_again_after_it(engine: Engine) -> None:
+    engine.preview("lab", parse_cluster(_lab()))
+    assert gc.get_freeze_count() == 0
 
 
 def test_bad_config_exits_2_naming_the_field_and_touches_nothing(
