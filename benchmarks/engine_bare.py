@@ -93,9 +93,10 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
     print("| racks | resources | up s | bare up s | ratio | no-op s | bare no-op s | ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rounds: dict[int, dict[str, list[float]]] = {}
     for racks in (int(r) for r in args.racks.split(",")):
         spec = parse_cluster(cluster(racks))
-        times: dict[str, list[float]] = {"up": [], "noop": [], "bare up": [], "bare noop": []}
+        times = rounds[racks] = {"up": [], "noop": [], "bare up": [], "bare noop": []}
         for _ in range(args.rounds):
             up, noop, tree, resources = bringup_run(spec)
             bare_up, bare_noop, count = bare_run(tree)
@@ -110,6 +111,11 @@ def main() -> None:
             flush=True,
         )
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
+    for racks, times in rounds.items():
+        each = "; ".join(
+            f"{key} {' '.join(f'{t:.1f}' for t in values)}" for key, values in times.items()
+        )
+        print(f"{racks:,} racks, each round: {each}")
 
 
 if __name__ == "__main__":
