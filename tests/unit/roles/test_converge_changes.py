@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from collections.abc import Iterator
 from ipaddress import IPv4Interface
 from typing import Any
@@ -23,6 +24,10 @@ import yaml
 from bringup.lab.lab import Lab
 from bringup.plan import Plan, make_plan, node_expectation
 from bringup.spec import parse_cluster
+from bringup.validation.checks import Check
+from bringup.validation.collect import collection_script, parse_outputs
+from bringup.validation.judges import JUDGES
+from bringup.validation.node import Node as Judged
 from bringup.workspace import Workspace
 
 from .conftest import STACKS, render_inventory, write_inventory
@@ -210,3 +215,38 @@ def test_the_persisted_configuration_carries_modes_and_rail_routing(node: Node) 
         assert policy == [{"from": nic["address"], "table": nic["table"], "priority": nic["table"]}]
         assert {"to": _network(nic), "scope": "link", "from": nic["address"],
                 "table": nic["table"]} in entry["routes"]  # fmt: skip
+
+
+SETTINGS = (Check.NIC_MTU, Check.NIC_IPOIB_MODE, Check.NIC_ROUTING, Check.STORAGE_OPTIONS)
+
+
+def judged(node: Node) -> dict[str, set[str]]:
+    """What the suite finds on the node for the checks of what the roles set: check ->
+    components."""
+    state = node_expectation(node.plan, node.plan.node(HOST))
+    script = collection_script(state)
+    outputs = parse_outputs(HOST, node.env.sh(HOST, f"sh -c {shlex.quote(script)}").stdout)
+    subject = Judged(state, outputs)
+    found = {check.value: {f.component for f in JUDGES[check](subject)} for check in SETTINGS}
+    return {check: components for check, components in found.items() if components}
+
+
+def test_the_suite_names_the_rail_or_mount_that_drifted_and_a_converge_fixes_it(
+    node: Node,
+) -> None:
+    assert judged(node) == {}
+    storage2 = next(n for n in node.nics() if n["fabric"] == "storage" and n["rail"] == 2)
+    rail3 = next(n for n in node.nics() if n["fabric"] == "compute" and n["rail"] == 3)
+    rail5 = next(n for n in node.nics() if n["fabric"] == "compute" and n["rail"] == 5)
+    node.sh(f"ip rule del from {storage2['address']} lookup {storage2['table']}")
+    node.sh(f"ip link set dev {rail3['netdev']} mtu 4092")
+    node.sh(f"echo datagram > /sys/class/net/{rail5['netdev']}/mode")
+    node.sh("mount -o remount,atime,dev /mnt/shared")
+    assert judged(node) == {
+        "nic.routing": {f"nic:{HOST}/storage2"},
+        "nic.mtu": {f"nic:{HOST}/rail3"},
+        "nic.ipoib_mode": {f"nic:{HOST}/rail5"},
+        "storage.options": {f"mount:{HOST}/mnt/shared"},
+    }
+    assert node.converge() > 0
+    assert judged(node) == {}
