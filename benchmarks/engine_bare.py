@@ -5,8 +5,9 @@ of _bare.py (the same components and dynamic resources, with the same names and 
 no inputs, outputs or work) each run `up` from nothing, then an `up` with no changes, in a
 fresh project folder. Both run the same way, through bringup's Engine: the Automation API with
 an inline program in this process, the engine scripts/build-pulumi builds, the project's file
-backend, passphrase secrets, events streamed. Rounds alternate bringup and bare, so that the
-machine's load falls on both alike; the table gives medians and the ratios of the medians.
+backend, passphrase secrets, events streamed, the SDK's debug messages not sent. Rounds
+alternate bringup and bare, so that the machine's load falls on both alike; the table gives
+medians and the ratios of the medians.
 
     .venv/bin/python benchmarks/engine_bare.py [--racks 10,100,1000] [--rounds 3]
 """
@@ -25,6 +26,7 @@ from _bare import Node, declare, shape
 from engine_scale import cluster
 from pulumi import automation as auto
 
+from bringup.infra import sdk_log
 from bringup.infra.engine import PASSPHRASE_VARIABLE, PROJECT, Engine
 from bringup.spec import Cluster, parse_cluster
 from bringup.workspace import Workspace
@@ -53,6 +55,7 @@ def bare_run(tree: list[Node]) -> tuple[float, float, int]:
         engine.workspace.stack(STACK).engine.mkdir(parents=True)
         engine.workspace.pulumi_backend.mkdir(parents=True)
         options = engine.options(STACK)
+        sdk_log.install()  # as Engine.stack does: the SDK's debug messages are not sent
         assert options.env_vars is not None
         # the provider process unpickles NoopProvider by reference, from _bare
         options.env_vars["PYTHONPATH"] = str(Path(__file__).parent)

@@ -46,7 +46,7 @@ from bringup.admit.database import redact_url
 from bringup.admit.prepare import LEDGER_URL_VARIABLE
 from bringup.atomic import write_atomic
 from bringup.errors import BringupError
-from bringup.infra import blobs
+from bringup.infra import blobs, sdk_log
 from bringup.infra.components import AdmitSettings, Deployment
 from bringup.infra.files import DRIFT, RECORDED, STAGED
 from bringup.infra.inputs import Props
@@ -186,6 +186,7 @@ class Engine:
         elif cluster is not None:
             _write_stack_config(config, cluster, None)
         self._clear_stale_locks(name)
+        sdk_log.install()  # this engine runs without --debug: it would drop them
         deployment = Deployment(paths, self.access)
 
         def program() -> None:
