@@ -2,7 +2,9 @@
 
 A registry maps the kind's name to a function that takes the node's profile (and the node, for
 the kinds that act on real links or processes) and returns a one-line description. ``heal``
-puts back the healthy profile the node booted with, raises every link and restarts sshd.
+puts back the healthy profile the node booted with, raises every link, puts back the rails'
+routes and rules of the node's persisted configuration (a link set down loses them) and
+restarts sshd.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeGuard
+
+import yaml
 
 from bringup.lab import hosts
 from bringup.lab.emulator.hardware import GpuProfile, NicProfile, Profile
@@ -284,6 +288,7 @@ def heal(record: NodeRecord, healthy: Path) -> None:
     for nic in record["nics"]:
         ip("link", "set", nic["host_end"], "up")
         ip("-n", record["netns"], "link", "set", nic["netdev"], "up")
+    restore_rail_routing(record)
     if not hosts.sshd_running(record["anchor"]):
         hosts.start_sshd(record["anchor"], record["name"])
     for service in profile["services"]:  # installed daemons come back (a dead one included)
@@ -293,3 +298,38 @@ def heal(record: NodeRecord, healthy: Path) -> None:
             ["sh", "-c", f"[ ! -x {script} ] || {script} status || {script} start"],
             check=False,
         )
+
+
+NETPLAN_RAILS = "/etc/netplan/60-bringup-rails.yaml"
+"""The rails' persisted configuration, as the doca_ofed role writes it."""
+
+
+def restore_rail_routing(record: NodeRecord) -> list[str]:
+    """Put back the rails' routes and rules of the node's persisted configuration, as its
+    network manager does when a link comes up again: a link set down loses the routes of its
+    rail's table, and the lab's nodes run no network manager. Returns the commands run; none
+    on a node the role has not converged."""
+    text = in_node(record["anchor"], ["cat", NETPLAN_RAILS], check=False)
+    data = yaml.safe_load(text) if text.strip() else None
+    ethernets = data.get("network", {}).get("ethernets", {}) if isinstance(data, dict) else {}
+    netns = record["netns"]
+    rules = json.loads(ip("-n", netns, "-j", "-4", "rule", "show") or "[]")
+    present = {(r.get("src"), r.get("table"), r.get("priority")) for r in rules}
+    commands: list[list[str]] = []
+    for netdev, entry in ethernets.items():
+        for route in entry.get("routes", []):
+            argv = ["route", "replace", str(route["to"])]
+            argv += ["via", str(route["via"])] if "via" in route else []
+            argv += ["dev", netdev]
+            argv += ["src", str(route["from"])] if "from" in route else []
+            argv += ["scope", str(route["scope"])] if "scope" in route else []
+            commands.append([*argv, "table", str(route["table"])])
+        for policy in entry.get("routing-policy", []):
+            key = (str(policy["from"]), str(policy["table"]), int(policy["priority"]))
+            if key not in present:
+                commands.append(
+                    ["rule", "add", "from", key[0], "lookup", key[1], "priority", str(key[2])]
+                )
+    for argv in commands:
+        ip("-n", netns, *argv)
+    return [" ".join(argv) for argv in commands]

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bringup.lab.faults import restore_rail_routing
 from bringup.lab.lab import Lab
 from bringup.plan import Plan, make_plan, node_expectation
 from bringup.spec import parse_cluster
@@ -250,3 +251,14 @@ def test_the_suite_names_the_rail_or_mount_that_drifted_and_a_converge_fixes_it(
     }
     assert node.converge() > 0
     assert judged(node) == {}
+
+
+def test_the_lab_puts_a_rail_s_routes_back_when_its_link_comes_up_as_networkd_would(
+    node: Node,
+) -> None:
+    rail1 = next(n for n in node.nics() if n["fabric"] == "compute" and n["rail"] == 1)
+    node.sh(f"ip link set dev {rail1['netdev']} down; ip link set dev {rail1['netdev']} up")
+    assert judged(node) == {"nic.routing": {f"nic:{HOST}/rail1"}}  # the kernel dropped them
+    restored = restore_rail_routing(node.env.lab.node_record(HOST))
+    assert judged(node) == {}
+    assert len(restored) == 2 * len(node.nics()) - sum(1 for n in node.nics() if not n["gateway"])
