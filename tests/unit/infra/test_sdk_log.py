@@ -10,14 +10,20 @@ from pulumi import log
 
 from bringup.infra import sdk_log
 
+# The SDK's own, read when the tests are collected: any test that runs bringup's Engine in this
+# process installs sdk_log for the rest of it, so a test cannot read it back later.
+SDK_DEBUG = log.debug
+assert SDK_DEBUG is not sdk_log.drop, "sdk_log was installed before the tests were collected"
+
 
 @pytest.fixture
 def engine() -> Iterator[mock.Mock]:
-    original = log.debug
+    before = log.debug
+    log.debug = SDK_DEBUG
     fake = mock.Mock()
     with mock.patch("pulumi.runtime.settings.get_engine", return_value=fake):
         yield fake
-    log.debug = original
+    log.debug = before
 
 
 def test_a_debug_message_reaches_the_engine_without_it(engine: mock.Mock) -> None:
