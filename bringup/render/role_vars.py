@@ -92,9 +92,8 @@ def host_role_vars(expected: NodeExpectation) -> dict[str, JsonValue]:
                 "address": f"{nic.address}/{nic.prefix}",
                 "mtu": nic.mtu,
                 **({"ipoib_mode": nic.ipoib_mode.value} if nic.ipoib_mode else {}),
-                **(
-                    {"table": nic.table, "subnet": f"{nic.subnet}"} if nic.table is not None else {}
-                ),
+                "table": nic.table,
+                "subnet": f"{nic.subnet}",
                 **({"gateway": nic.gateway} if nic.gateway else {}),
                 "device": nic.device,
                 "fabric": nic.fabric,

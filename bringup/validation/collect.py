@@ -4,8 +4,8 @@ The script runs each tool between marker lines that carry its exit status, so on
 `host.run`) returns everything; the suite caches the result for the session and every check
 reads it from there. The raw text is kept as it is: it is the evidence a finding quotes. Which
 tools run follows the node's expectations (no nvidia-smi on a CPU node, perfquery per planned
-InfiniBand port, a mode per planned IPoIB netdev, the rules and routes where rails have tables
-of their own, a write probe per planned mount). A caller that needs only some of them
+InfiniBand port, a mode per planned IPoIB netdev, the rules and routes of the rails' own
+tables, a write probe per planned mount). A caller that needs only some of them
 (``bringup health``, every minute on every node) names the kinds it reads, and gives each tool
 less time. A daemon the node must not run (the host's IMEX where NVIDIA's DRA driver runs
 IMEX) has its status collected too, so that a check can see it running.
@@ -125,13 +125,13 @@ def planned_sections(expected: NodeExpectation) -> list[Section]:
             ),
         ]
     if expected.nics:
-        sections += [Section("ibstat", "$T ibstat"), Section("ip-addr", "ip -j addr show")]
-        if any(nic.table is not None for nic in expected.nics):
-            # every rail's rule and table at once: a section each, not one per rail
-            sections += [
-                Section("ip-rule", "ip -j -4 rule show"),
-                Section("ip-route", "ip -j -4 route show table all"),
-            ]
+        # every rail's rule and table at once: a section each, not one per rail
+        sections += [
+            Section("ibstat", "$T ibstat"),
+            Section("ip-addr", "ip -j addr show"),
+            Section("ip-rule", "ip -j -4 rule show"),
+            Section("ip-route", "ip -j -4 route show table all"),
+        ]
         for nic in expected.nics:
             if nic.link_layer == LinkLayer.INFINIBAND:
                 device = shlex.quote(nic.device)

@@ -40,9 +40,6 @@ HAS_GPUS = Applies("no GPUs planned", lambda e: e.gpu_count > 0)
 HAS_NVLINK = Applies("no NVLink planned", lambda e: e.links_per_gpu > 0)
 HAS_NICS = Applies("no NICs planned", lambda e: bool(e.nics))
 HAS_IPOIB = Applies("no IPoIB mode planned", lambda e: any(n.ipoib_mode for n in e.nics))
-HAS_RAIL_TABLES = Applies(
-    "no rail routing planned", lambda e: any(n.table is not None for n in e.nics)
-)
 BURNED_IN = Applies("not burned in (no GPUs)", lambda e: e.gpu_count > 0)
 """Burn-in runs on the GPU nodes (playbooks/burn_in.yml: hgx, nvl72), so only they have
 outputs to judge."""

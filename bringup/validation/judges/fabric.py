@@ -9,11 +9,11 @@ unplugged cable, or a dead far-end port, leaves the netdev without LOWER_UP. Tha
 the planned leaf port needs the switch's view (LLDP / ibnetdiscover), which admission does not
 have from the node.
 
-A rail with a table of its own (a node with several ports on one fabric) is judged as the
-doca_ofed role sets it: a rule from the rail's address to its table at the table's number as
-priority, and in the table the rail's subnet on its netdev from its address, and the default
-route through the rail's gateway where its leaf routes. What leaves from a rail's address then
-leaves by that rail, not by whichever interface the main table picks.
+Each rail has a routing table of its own and is judged as the doca_ofed role sets it: a rule
+from the rail's address to its table at the table's number as priority, and in the table the
+rail's subnet on its netdev from its address, and the default route through the rail's gateway
+where its leaf routes. What leaves from a rail's address then leaves by that rail, not by
+whichever interface the main table picks.
 
 Counters are cumulative since the last reset; the suite compares them with the per-window
 limits (flaps per 24 h, symbol errors per hour) as the gate for a freshly provisioned node,
@@ -26,7 +26,7 @@ from bringup.catalog import LinkLayer
 from bringup.parsers.infiniband import IbPort
 from bringup.plan.expectation import NicExpectation
 from bringup.validation.checks import Check
-from bringup.validation.judge import HAS_IPOIB, HAS_NICS, HAS_RAIL_TABLES, Judges
+from bringup.validation.judge import HAS_IPOIB, HAS_NICS, Judges
 from bringup.validation.node import Node, NodeProblem, Route, Rule
 from bringup.validation.report import Finding
 
@@ -197,15 +197,14 @@ def _route_problems(routes: tuple[Route, ...], nic: NicExpectation, table: str) 
     return problems
 
 
-@judges.of(Check.NIC_ROUTING, when=HAS_RAIL_TABLES)
+@judges.of(Check.NIC_ROUTING, when=HAS_NICS)
 def routing(node: Node) -> list[Finding]:
-    """Each rail with a table of its own: the rule from its address to the table, and the
-    table's routes."""
+    """Each rail: the rule from its address to its table, and the table's routes."""
     found = []
     for nic in node.expected.nics:
         link = node.links.get(nic.netdev)
         # the kernel drops the routes of a netdev set down: nic.present and nic.carrier name it
-        if nic.table is None or link is None or "UP" not in link.flags:
+        if link is None or "UP" not in link.flags:
             continue
         table = str(nic.table)
         problems = _rule_problems(node.rules, nic, table)
