@@ -13,7 +13,7 @@ import pulumi
 from bringup.errors import BringupError
 from bringup.infra.components import Deployment
 from bringup.infra.munge import CONFIG_KEY
-from bringup.infra.program import cluster_program
+from bringup.infra.program import cluster_program, registered
 from bringup.spec import parse_cluster
 from bringup.workspace import Workspace
 
@@ -23,4 +23,5 @@ try:
     stack = Workspace.here().stack(pulumi.get_stack())
 except BringupError as error:
     sys.exit("\n".join(error.lines()))
-cluster_program(cluster, Deployment(stack), munge_key=config.get_secret(CONFIG_KEY))
+root = cluster_program(cluster, Deployment(stack), munge_key=config.get_secret(CONFIG_KEY))
+pulumi.run(lambda: registered(root.declared))

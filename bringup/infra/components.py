@@ -159,6 +159,8 @@ class Rack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TOKEN}:Rack", name, None, opts)
+        self.declared: list[pulumi.Resource] = [self]
+        """This rack and every resource under it."""
         rack, stack = args.rack, args.deployment.stack
         nodes = [n.name for n in args.plan.nodes_in(rack.name)]
         child = pulumi.ResourceOptions(parent=self)
@@ -171,6 +173,7 @@ class Rack(pulumi.ComponentResource):
             stack=stack,
             opts=child,
         )
+        self.declared.append(host_vars)
         self.provisioning: Provisioning | None = None
         if args.provision is not None:
             texts = [files[k] for k in sorted(files)] + list(args.provision.shared)
@@ -194,12 +197,14 @@ class Rack(pulumi.ComponentResource):
                 args.deployment.access,
                 pulumi.ResourceOptions(parent=self, depends_on=[host_vars, *args.provision.after]),
             )
+            self.declared.append(self.provisioning)
         self.admission: Admission | None = None
         if args.admit is not None and self.provisioning is not None:
             self.admission = _admission(name, args, tuple(nodes), self.provisioning, self)
+            self.declared.append(self.admission)
         for domain in args.plan.shared_domains_in(rack.name):
             suffix = domain.name.removeprefix(rack.name + "-")
-            NVLinkDomain(f"{name}-{suffix}", NVLinkDomainArgs(domain), child)
+            self.declared.append(NVLinkDomain(f"{name}-{suffix}", NVLinkDomainArgs(domain), child))
         self.register_outputs({"rack": rack.name, "sku": rack.sku, "su": rack.su, "nodes": nodes})
 
 
@@ -259,6 +264,8 @@ class Cluster(pulumi.ComponentResource):
         super().__init__(f"{TOKEN}:Cluster", name, None, opts)
         plan, stack = args.plan, args.deployment.stack
         child = pulumi.ResourceOptions(parent=self)
+        self.declared: list[pulumi.Resource] = [self]
+        """The cluster and every resource under it, in the order declared."""
         planes = [
             FabricPlane(f"{name}-{fp.name}-p{p}", FabricPlaneArgs(fp, p), child)
             for fp in plan.fabrics
@@ -277,6 +284,7 @@ class Cluster(pulumi.ComponentResource):
             for role, prefixes in CLUSTER_FILES.items()
             if (files := {rel: text for rel, text in rendered.items() if rel.startswith(prefixes)})
         }
+        self.declared += [*planes, *cluster_files.values()]
         provision_all = args.provision or args.admit is not None
         roles = stack.workspace.digest("roles", "playbooks") if provision_all else ""
         after = (cluster_files["hosts"], cluster_files["group-vars"])
@@ -292,17 +300,22 @@ class Cluster(pulumi.ComponentResource):
                 provision = Provision(roles, shared, after, args.records)
             rack_args = RackArgs(plan, rack, args.deployment, provision, args.admit)
             component = Rack(f"{name}-{rack.name}", rack_args, child)
+            self.declared += component.declared
             if component.provisioning is not None:
                 results.append(component.provisioning.results)
             if component.admission is not None:
                 verdicts[rack.name] = component.admission.verdicts
         for store in plan.cluster.storage:
             clients = len(plan.clients_of(store.name))
-            StorageSystem(f"{name}-{store.name}", StorageSystemArgs(store, clients), child)
+            self.declared.append(
+                StorageSystem(f"{name}-{store.name}", StorageSystemArgs(store, clients), child)
+            )
         self.munge_key: str | None = None
         """The key file, relative to the project (when the stack has a key)."""
         if args.munge_key is not None:
-            MungeKey(f"{name}-munge-key", stack.munge_key_file, args.munge_key, child)
+            self.declared.append(
+                MungeKey(f"{name}-munge-key", stack.munge_key_file, args.munge_key, child)
+            )
             self.munge_key = stack.munge_key_file
         self.nodes = len(plan.nodes)
         self.gpus = plan.gpus

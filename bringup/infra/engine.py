@@ -32,7 +32,7 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +50,7 @@ from bringup.infra import blobs, sdk_log
 from bringup.infra.components import AdmitSettings, Deployment
 from bringup.infra.files import DRIFT, RECORDED, STAGED
 from bringup.infra.inputs import Props
-from bringup.infra.program import cluster_program
+from bringup.infra.program import cluster_program, registered
 from bringup.infra.provisioning import STALE
 from bringup.provision.markers import Record
 from bringup.spec import Cluster
@@ -189,15 +189,17 @@ class Engine:
         sdk_log.install()  # this engine runs without --debug: it would drop them
         deployment = Deployment(paths, self.access)
 
-        def program() -> None:
-            if cluster is not None:
-                # What is alive now (modules, this process's state), then the plan and the
-                # tree it declares, lives until the operation ends: left to the collector, each
-                # full collection while the engine runs walks it all again (3 of the 18 s of a
-                # 1,000-rack no-op up). Frozen, it is skipped; _Run.call unfreezes it.
-                gc.freeze()
-                cluster_program(cluster, deployment, self.provision, self.admit, self.records)
-                gc.freeze()
+        def program() -> Awaitable[None] | None:
+            if cluster is None:
+                return None
+            # What is alive now (modules, this process's state), then the plan and the tree it
+            # declares, lives until the operation ends: left to the collector, each full
+            # collection while the engine runs walks it all again (3 of the 18 s of a 1,000-rack
+            # no-op up). Frozen, it is skipped; _Run.call unfreezes it.
+            gc.freeze()
+            root = cluster_program(cluster, deployment, self.provision, self.admit, self.records)
+            gc.freeze()
+            return registered(root.declared)
 
         return auto.create_or_select_stack(
             stack_name=name, project_name=PROJECT, program=program, opts=self.options(name)

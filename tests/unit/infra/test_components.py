@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from bringup.access import Access
 from bringup.infra.components import AdmitSettings, Cluster, ClusterArgs, Deployment
+from bringup.infra.program import registered
 from bringup.plan import Plan, make_plan
 from bringup.render import render_cluster_files, render_rack_files
 from bringup.spec import load_cluster
@@ -213,3 +215,33 @@ def test_admission_is_one_resource_per_rack_after_its_provisioning(mocks: Record
     )
     assert inputs["repairs"] == {"lab-h1-r01-k02-t03": "2026-12-01T10:00:00Z#4"}  # its own
     assert mocks.monitor.parents[f"lab-{nvl72.name}-admission"] == f"lab-{nvl72.name}"
+
+
+def test_the_program_waits_for_the_registration_of_every_resource_it_declared(
+    mocks: Recorder,
+) -> None:
+    """`registered` returns once the engine (here the mocks) has answered every resource of the
+    tree, and the tree's `declared` lists every one of them: none is left to the SDK's wait."""
+    seen: list[set[str]] = []
+    declared: list[str] = []
+    deployment = Deployment(Workspace.here().stack("lab"), Access(private_key=Path("/k")))
+
+    @pulumi.runtime.test
+    def declare() -> Awaitable[None]:
+        args = ClusterArgs(
+            PLAN, deployment, True, AdmitSettings(), munge_key=pulumi.Output.secret("a2V5")
+        )
+        root = Cluster("lab", args)
+        declared.extend(r.pulumi_resource_name for r in root.declared)
+
+        async def then() -> None:
+            assert not mocks.monitor.parents  # nothing has reached the engine yet
+            await registered(root.declared)
+            seen.append(set(mocks.monitor.parents))
+
+        return then()
+
+    declare()
+    assert len(declared) == len(set(declared))
+    assert seen == [set(declared)] == [set(mocks.monitor.parents)]
+    assert {"lab", "lab-munge-key", "lab-hosts", f"lab-{PLAN.racks[0].name}-admission"} <= seen[0]
