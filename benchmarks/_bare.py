@@ -9,11 +9,14 @@ engine's own cost of a tree of that shape.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+
+from bringup.infra.program import registered
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,20 @@ class Group(pulumi.ComponentResource):
         super().__init__("bare:index:Group", name, None, opts)
 
 
-def declare(tree: list[Node]) -> None:
-    """The bare program: declare `tree`, each component's outputs registered once, last."""
+def declare(tree: list[Node], wait: bool = False) -> Awaitable[None] | None:
+    """The bare program: declare `tree`, each component's outputs registered once, last.
+    With `wait`, it then waits for its resources' registrations as bringup's program does
+    (bringup.infra.program.registered)."""
     groups: dict[str, Group] = {}
+    declared: list[pulumi.Resource] = []
     for node in tree:
         parent = groups.get(node.parent) if node.parent else None
         opts = pulumi.ResourceOptions(parent=parent)
         if node.custom:
-            Leaf(node.name, opts)
+            declared.append(Leaf(node.name, opts))
         else:
-            groups[node.name] = Group(node.name, opts)
+            declared.append(group := Group(node.name, opts))
+            groups[node.name] = group
     for group in groups.values():
         group.register_outputs({})
+    return registered(declared) if wait else None
