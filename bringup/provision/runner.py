@@ -172,8 +172,11 @@ class ProvisionResult(Wire):
     status: str
     """ansible-runner's (successful, failed, timeout, canceled): of the last try when every host
     converged, of the first (which found the trouble) otherwise."""
-    rc: int
-    """ansible-playbook's exit status, of the same try as `status`."""
+    rc: int | None
+    """ansible-playbook's exit status, of the same try as `status`; None when it had none: it
+    ended by a signal. ansible-runner's pexpect ends a child still alive 0.1 s after its output
+    closed, which a loaded controller's ansible-playbook, still shutting down, can be. Each
+    host's result comes from its events, not from this."""
     artifacts: Path
     """The last try's artifact folder; the earlier tries' stay beside it."""
     hosts: dict[str, HostResult] = Field(default_factory=dict)
@@ -323,7 +326,7 @@ class _Try:
     """One ansible-runner run of a request: its outcome and the hosts to try again."""
 
     status: str
-    rc: int
+    rc: int | None
     artifacts: Path
     hosts: dict[str, HostResult]
     connection_failed: frozenset[str]

@@ -226,3 +226,14 @@ def test_a_refused_login_is_not_run_again(sshd: Sshd, tmp_path: Path) -> None:
     locked = result.hosts["locked"]
     assert (locked.status, locked.attempts) == ("unreachable", 1)
     assert len(tries(result)) == 1
+
+
+def test_a_run_ended_by_a_signal_has_no_exit_status_and_still_crosses_processes(
+    tmp_path: Path,
+) -> None:
+    """ansible-runner gives no rc when ansible-playbook ended by a signal (its pexpect ends a
+    child slow to exit once its output closed): the hosts' results, from their events, stand."""
+    result = ProvisionResult(status="failed", rc=None, artifacts=tmp_path, hosts={})
+    assert ProvisionResult.from_json(result.to_json()) == result
+    with pytest.raises(ValidationError, match="rc"):
+        ProvisionResult(status="failed", rc="none", artifacts=tmp_path, hosts={})
