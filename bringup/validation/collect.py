@@ -125,10 +125,10 @@ def planned_sections(expected: NodeExpectation) -> list[Section]:
             ),
         ]
     if expected.nics:
-        # every rail's rule and table at once: a section each, not one per rail
         sections += [
             Section("ibstat", "$T ibstat"),
             Section("ip-addr", "ip -j addr show"),
+            # every rail's rule and table at once: a section each, not one per rail
             Section("ip-rule", "ip -j -4 rule show"),
             Section("ip-route", "ip -j -4 route show table all"),
         ]
